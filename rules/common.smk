@@ -1,0 +1,68 @@
+# Config validation (JSON schema with defaults, catalog, task keys) and the helpers rules use.
+import json
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from mubench.build import weights_folder
+from mubench.errors import MubenchError
+from mubench.workflow import plan_from_config
+
+try:
+    PLAN = plan_from_config(config, "config")
+except MubenchError as exc:
+    raise WorkflowError(f"mubench: {exc}")
+
+RESULTS = str(PLAN.results_dir)
+DATA_DIR = str(PLAN.data_dir)
+MANIFEST = f"{DATA_DIR}/manifest.json"
+TABLES = [f"{RESULTS}/tables/{name}" for name in
+          ("table1.csv", "table1.md", "task_by_question_type.csv", "task_by_question_type.md", "summary.json")]
+DEMO_DATA = "resources/demo/ubench"
+BUILT_MODELS_DIR = "resources/models"
+
+for _spec in PLAN.models:
+    if _spec.build and weights_folder(_spec.weights) != Path(BUILT_MODELS_DIR) / _spec.name:
+        raise WorkflowError(f"mubench: model '{_spec.name}' has a build recipe, so its weights must be "
+                            f"'local-dir:{BUILT_MODELS_DIR}/{_spec.name}' (found '{_spec.weights}')")
+
+wildcard_constraints:
+    model="[^/]+",
+    task="[^/]+",
+
+
+def get_data_source_input(wildcards):
+    return [DEMO_DATA] if config["data"]["source"] == "demo" else []
+
+
+def get_data_source_path():
+    return DEMO_DATA if config["data"]["source"] == "demo" else (config["data"]["path"] or "")
+
+
+def get_tasks():
+    """Tasks from the config, or every dataset key the prepared data holds."""
+    if PLAN.tasks is not None:
+        return PLAN.tasks
+    manifest = checkpoints.prepare.get().output.manifest
+    return sorted(json.loads(Path(manifest).read_text())["tasks"])
+
+
+def get_score_files(wildcards):
+    return [f"{RESULTS}/{model}/{task}/score.json" for model, task in PLAN.jobs(get_tasks())]
+
+
+def get_final_outputs(wildcards):
+    return TABLES
+
+
+def get_model(wildcards):
+    return PLAN.catalog.get(wildcards.model)
+
+
+def get_weights_input(wildcards):
+    spec = get_model(wildcards)
+    return [f"{BUILT_MODELS_DIR}/{spec.name}"] if spec.build else []
+
+
+def get_model_resource(key):
+    return lambda wildcards: get_model(wildcards).resources.get(key)
