@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +99,8 @@ def _prediction(question: Question, dataset: str, scores: np.ndarray | None, err
 
 
 def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir: str, seed: int = 0,
-             device: str = "auto", batch_size: int | None = None, progress_every_s: float = 30.0) -> dict:
+             device: str = "auto", batch_size: int | None = None, progress_every_s: float = 30.0,
+             loader_workers: int | None = None) -> dict:
     started = time.time()
     catalog = Catalog.load(catalog_path)
     spec = catalog.get(model)
@@ -110,6 +112,8 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
     shard = Path(data_dir) / task_info["shard"]
     batch_size = batch_size or spec.batch_size
     device = resolve_device(device)
+    if loader_workers is None:
+        loader_workers = min(4, os.cpu_count() or 1)
 
     backend = backend_class(spec.backend)(spec, device=device, seed=seed)
     backend.load()
@@ -122,9 +126,9 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
     tally, texts_digest = Tally(), hashlib.sha256()
     inference_started = last_report = time.time()
     with open(tmp_predictions, "w") as sink:
-        for batch in iter_shard_batches(shard, batch_size):
-            rows = batch.to_pylist()
-            for prediction in _score_rows(rows, backend, tally, texts_digest):
+        batches = iter_shard_batches(shard, batch_size)
+        for loaded in prefetch(lambda b: load_batch(b, backend), batches, workers=loader_workers):
+            for prediction in score_batch(loaded, backend, tally, texts_digest):
                 sink.write(json.dumps(prediction) + "\n")
                 tally.record(prediction)
             if time.time() - last_report > progress_every_s:
@@ -142,28 +146,60 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
     return score
 
 
-def _score_rows(rows: list[dict], backend, tally: Tally, texts_digest) -> list[dict]:
+@dataclass
+class LoadedBatch:
+    """A batch after the CPU-side work: decoded images, preprocessed pixels, its questions."""
+    rows: int
+    questions: list[tuple[str, Question]]
+    failed: dict[int, str]
+    prepared: object
+
+
+def load_batch(batch, backend) -> LoadedBatch:
+    """Decode and preprocess one record batch (runs in a worker thread, ahead of the model)."""
     images, questions, failed = [], [], {}
+    rows = batch.to_pylist()
     for row in rows:
-        tally.rows += 1
         try:
             image = decode_image(row.get("image"))
         except ImageError as exc:
-            tally.images_failed += 1
             failed[row["row_idx"]] = f"image_error: {exc}"
             image = None
         row_questions = questions_of_row(row, len(images), backend.text_field)
         if image is not None:
             images.append(image)
         questions.extend((row["dataset"], q) for q in row_questions)
+    prepared = backend.preprocess_images(images) if images else None
+    return LoadedBatch(len(rows), questions, failed, prepared)
 
-    scorable = [q for _, q in questions if q.item.row_idx not in failed and q.error is None]
+
+def score_batch(loaded: LoadedBatch, backend, tally: Tally, texts_digest) -> list[dict]:
+    tally.rows += loaded.rows
+    tally.images_failed += len(loaded.failed)
+    scorable = [q for _, q in loaded.questions if q.item.row_idx not in loaded.failed and q.error is None]
     for question in scorable:
         texts_digest.update("\x1f".join(question.item.options).encode())
-    scores = backend.score(images, [q.item for q in scorable]) if scorable else []
+    scores = backend.score_prepared(loaded.prepared, [q.item for q in scorable]) if scorable else []
     by_question = {id(q): s for q, s in zip(scorable, scores)}
-    return [_prediction(q, dataset, by_question.get(id(q)), failed.get(q.item.row_idx))
-            for dataset, q in questions]
+    return [_prediction(q, dataset, by_question.get(id(q)), loaded.failed.get(q.item.row_idx))
+            for dataset, q in loaded.questions]
+
+
+def prefetch(fn, items, workers: int, depth: int | None = None):
+    """``map(fn, items)`` in order, computing up to ``depth`` results ahead in threads.
+    Image decoding and resizing release the GIL, so they overlap the model's forward pass."""
+    if workers <= 0:
+        yield from map(fn, items)
+        return
+    depth = depth or 2 * workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mubench-load") as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _report_progress(tally: Tally, total_rows: int, since: float) -> None:

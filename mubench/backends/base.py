@@ -37,9 +37,18 @@ class Backend(ABC):
     def prepare_texts(self, texts: list[str]) -> None:
         """Called once per job with every distinct text it will score."""
 
+    def preprocess_images(self, images: list):
+        """CPU-side work on a batch's images (resize, normalise). Runs in worker threads, ahead
+        of the model, so it must not touch model state."""
+        return images
+
     @abstractmethod
+    def score_prepared(self, prepared, items: list[QuestionItem]) -> list[np.ndarray]:
+        """One score per option for each item (the prediction is the argmax), given what
+        ``preprocess_images`` returned for the batch."""
+
     def score(self, images: list, items: list[QuestionItem]) -> list[np.ndarray]:
-        """One score per option for each item; the prediction is the argmax."""
+        return self.score_prepared(self.preprocess_images(images), items)
 
     def runtime_info(self) -> dict:
         return {"device": self.device}

@@ -24,7 +24,11 @@ class ContrastiveBackend(Backend):
         self._text_features = None
 
     @abstractmethod
-    def _encode_images(self, images: list):
+    def preprocess_images(self, images: list):
+        """Pixel tensor [N, C, H, W] for the batch (runs in worker threads)."""
+
+    @abstractmethod
+    def _encode_images(self, pixels):
         """Image features, shape [N, D] (any scale)."""
 
     @abstractmethod
@@ -54,12 +58,12 @@ class ContrastiveBackend(Backend):
         self._text_features = features if self._text_features is None else torch.cat([self._text_features, features])
         self._text_index.update({text: base + i for i, text in enumerate(new)})
 
-    def score(self, images: list, items: list[QuestionItem]) -> list[np.ndarray]:
+    def score_prepared(self, pixels, items: list[QuestionItem]) -> list[np.ndarray]:
         import torch
 
         self.prepare_texts([t for item in items for t in item.options])
         with torch.inference_mode(), self.autocast():
-            image_features = self._normalise(self._encode_images(images))
+            image_features = self._normalise(self._encode_images(pixels.to(self.device, non_blocking=True)))
         similarity = (image_features @ self._text_features.T).float().cpu().numpy()
         return [similarity[item.image_index, [self._text_index[t] for t in item.options]] for item in items]
 

@@ -31,10 +31,12 @@ class OpenClipBackend(ContrastiveBackend):
             return "local-dir:" + str(folder)
         return weights
 
-    def _encode_images(self, images):
+    def preprocess_images(self, images):
         import torch
 
-        pixels = torch.stack([self.preprocess(image) for image in images]).to(self.device)
+        return torch.stack([self.preprocess(image) for image in images])
+
+    def _encode_images(self, pixels):
         return self.model.encode_image(pixels)
 
     def _encode_texts(self, texts):

@@ -16,7 +16,7 @@ from mubench.backends.base import Backend, QuestionItem
 class RandomBackend(Backend):
     text_field = "questions"
 
-    def score(self, images, items: list[QuestionItem]) -> list[np.ndarray]:
+    def score_prepared(self, prepared, items: list[QuestionItem]) -> list[np.ndarray]:
         return [self._scores(item) for item in items]
 
     def _scores(self, item: QuestionItem) -> np.ndarray:

@@ -27,9 +27,11 @@ class TransformersContrastiveBackend(ContrastiveBackend):
         self.padding = self.spec.options.get("padding", True)
         self.resolved_revision = getattr(self.model.config, "_commit_hash", None) or self.spec.revision
 
-    def _encode_images(self, images):
-        inputs = self.processor(images=images, return_tensors="pt").to(self.device)
-        return _features(self.model.get_image_features(pixel_values=inputs["pixel_values"]))
+    def preprocess_images(self, images):
+        return self.processor(images=images, return_tensors="pt")["pixel_values"]
+
+    def _encode_images(self, pixels):
+        return _features(self.model.get_image_features(pixel_values=pixels))
 
     def _encode_texts(self, texts):
         inputs = self.processor(text=texts, return_tensors="pt", padding=self.padding, truncation=True)

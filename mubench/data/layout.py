@@ -128,7 +128,7 @@ def iter_shard_batches(shard: Path, batch_rows: int = 256) -> Iterator[pa.Record
             for batch in reader:
                 for start in range(0, batch.num_rows, batch_rows):
                     yield batch.slice(start, batch_rows)
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"cannot read shard {shard}: {exc} (truncated or not an Arrow stream?)") from exc
 
 

@@ -91,7 +91,7 @@ def prepare(source: str, path: str | None, out_dir: Path, revision: str = HUB_RE
             held_resolved += held
             batch = _with_row_index(batch, row_offset, keys)
             row_offset += batch.num_rows
-            for key in sorted(set(keys)):
+            for key in sorted(set(keys), key=lambda k: (k is None, k or "")):
                 if key is None:
                     dropped["unresolved_dataset"] += keys.count(None)
                     continue
@@ -127,13 +127,13 @@ def _resolve_keys(batch: pa.RecordBatch) -> tuple[list[str | None], int]:
 
 
 def _with_row_index(batch: pa.RecordBatch, offset: int, keys: list[str | None]) -> pa.RecordBatch:
-    """Add ``row_idx`` (the row's position in the release) and write back resolved keys."""
-    table = pa.Table.from_batches([batch])
-    table = table.set_column(table.schema.get_field_index("dataset"), "dataset", pa.array(keys, pa.string()))
-    if "row_idx" in table.column_names:
-        table = table.drop(["row_idx"])
-    table = table.append_column("row_idx", pa.array(range(offset, offset + batch.num_rows), pa.int64()))
-    return table.combine_chunks().to_batches()[0]
+    """Add ``row_idx`` (the row's position in the release) and write back resolved keys.
+    Columns are reused, not copied: the image column is most of the bytes."""
+    names = [n for n in batch.schema.names if n != "row_idx"]
+    arrays = [pa.array(keys, pa.string()) if n == "dataset" else batch.column(n) for n in names]
+    fields = [batch.schema.field(n).with_type(pa.string()) if n == "dataset" else batch.schema.field(n) for n in names]
+    row_idx = pa.array(range(offset, offset + batch.num_rows), pa.int64())
+    return pa.RecordBatch.from_arrays(arrays + [row_idx], schema=pa.schema(fields + [pa.field("row_idx", pa.int64())]))
 
 
 def _count(part: pa.RecordBatch, stats: TaskStats, unknown_qtypes: Counter) -> None:

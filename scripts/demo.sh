@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install what is needed, then run the embedded offline demo end to end (2 CPU cores, minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-env.sh
+.venv/bin/snakemake --cores "${CORES:-2}" "$@"
+echo "tables: results/tables/ (table1.md, task_by_question_type.md)"

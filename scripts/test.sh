@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install what is needed, then run the full test suite (every suite; nothing is skipped).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-env.sh
+export HF_HUB_OFFLINE=1
+.venv/bin/python -m pytest -ra "$@"
