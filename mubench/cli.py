@@ -39,7 +39,8 @@ def _cmd_evaluate(args) -> None:
     from mubench.evaluate import evaluate
 
     score = evaluate(model=args.model, task=args.task, catalog_path=args.catalog, data_dir=args.data,
-                     out_dir=args.out, seed=args.seed, device=args.device, batch_size=args.batch_size)
+                     out_dir=args.out, seed=args.seed, device=args.device, batch_size=args.batch_size,
+                     text_cache_dir=args.text_cache)
     print(json.dumps({k: score[k] for k in ("model", "task", "counts", "accuracy")}))
 
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--text-cache", help="folder for this model's cached text features (shared by its jobs)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("merge", help="merge score.json files into tables")

@@ -29,6 +29,8 @@ from mubench.errors import DataError
 from mubench.images import ImageError, decode_image
 from mubench.protocol import QUESTION_TYPES, question_group
 from mubench.provenance import provenance
+from mubench.text_cache import TextFeatureCache, model_fingerprint
+from mubench.weights import strip_local_prefix
 
 log = logging.getLogger(__name__)
 MAX_ERROR_EXAMPLES = 50
@@ -100,7 +102,7 @@ def _prediction(question: Question, dataset: str, scores: np.ndarray | None, err
 
 def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir: str, seed: int = 0,
              device: str = "auto", batch_size: int | None = None, progress_every_s: float = 30.0,
-             loader_workers: int | None = None) -> dict:
+             loader_workers: int | None = None, text_cache_dir: str | None = None) -> dict:
     started = time.time()
     catalog = Catalog.load(catalog_path)
     spec = catalog.get(model)
@@ -117,6 +119,10 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
 
     backend = backend_class(spec.backend)(spec, device=device, seed=seed)
     backend.load()
+    if text_cache_dir and hasattr(backend, "text_cache"):
+        weights_dir = Path(strip_local_prefix(spec.weights))
+        backend.text_cache = TextFeatureCache(
+            Path(text_cache_dir), model_fingerprint(spec, backend.runtime_info(), weights_dir))
     load_seconds = time.time() - started
     log.info("%s loaded on %s in %.1fs; %s: %d rows", model, device, load_seconds, task, task_info["rows"])
 
@@ -236,9 +242,17 @@ def _score_json(spec, task, manifest, data_dir, tally: Tally, backend, seed, bat
                  "include_extra_datasets": manifest.get("include_extra_datasets")},
         "settings": {"seed": seed, "batch_size": batch_size, "text_field": backend.text_field,
                      "scoring": "argmax over option scores", "texts_sha256": texts_digest.hexdigest(),
+                     **_text_stats(backend),
                      **backend.runtime_info()},
         "provenance": provenance(),
     }
+
+
+def _text_stats(backend) -> dict:
+    if not hasattr(backend, "texts_encoded"):
+        return {}
+    cache = getattr(backend, "text_cache", None)
+    return {"texts_encoded": backend.texts_encoded, "text_cache_hits": cache.hits if cache else None}
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

@@ -19,6 +19,8 @@ rule evaluate:
         seed=config["seed"],
         device=config["device"],
         out=lambda wildcards, output: str(Path(output.score).parent),
+        text_cache=lambda wildcards: f"{RESULTS}/{wildcards.model}/.text-cache",
     shell:
         "mubench evaluate --catalog {params.catalog} --model {wildcards.model} --task {wildcards.task} "
-        "--data {DATA_DIR} --out {params.out} --seed {params.seed} --device {params.device} > {log} 2>&1"
+        "--data {DATA_DIR} --out {params.out} --seed {params.seed} --device {params.device} "
+        "--text-cache {params.text_cache} > {log} 2>&1"

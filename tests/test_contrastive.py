@@ -116,3 +116,20 @@ def test_missing_weights_name_the_model(tmp_path, prepared_fixture):
     with pytest.raises(WeightsError, match="ghost"):
         evaluate(model="ghost", task="acevedo_et_al_2020", catalog_path=str(catalog),
                  data_dir=str(prepared_fixture), out_dir=str(tmp_path / "out"), device="cpu")
+
+
+def test_text_cache_is_shared_across_jobs_without_changing_results(tiny_models, prepared_fixture, tmp_path):
+    spec = tiny_models["open_clip"]
+    catalog = _catalog(tmp_path, spec)
+    common = dict(model=spec.name, catalog_path=catalog, data_dir=str(prepared_fixture), device="cpu")
+    cache = str(tmp_path / "cache")
+    first = evaluate(task="held_et_al_2010_h2b", out_dir=str(tmp_path / "a"), text_cache_dir=cache, **common)
+    second = evaluate(task="held_et_al_2010_galt", out_dir=str(tmp_path / "b"), text_cache_dir=cache, **common)
+    plain = evaluate(task="held_et_al_2010_galt", out_dir=str(tmp_path / "c"), **common)
+    # Both tasks ask the same questions with the same captions: the second job encodes nothing.
+    assert first["settings"]["texts_encoded"] > 0
+    assert second["settings"]["texts_encoded"] == 0
+    assert second["settings"]["text_cache_hits"] == first["settings"]["texts_encoded"]
+    cached_lines = (tmp_path / "b" / "predictions.jsonl").read_text()
+    assert cached_lines == (tmp_path / "c" / "predictions.jsonl").read_text()
+    assert plain["settings"]["texts_encoded"] == first["settings"]["texts_encoded"]

@@ -22,6 +22,8 @@ class ContrastiveBackend(Backend):
         super().__init__(spec, device, seed)
         self._text_index: dict[str, int] = {}
         self._text_features = None
+        self.text_cache = None  # a TextFeatureCache, attached by the job when configured
+        self.texts_encoded = 0
 
     @abstractmethod
     def preprocess_images(self, images: list):
@@ -49,11 +51,19 @@ class ContrastiveBackend(Backend):
         new = [t for t in dict.fromkeys(texts) if t not in self._text_index]
         if not new:
             return
-        chunks = []
+        cached = {t: self.text_cache.get(t) for t in new} if self.text_cache else {}
+        missing = [t for t in new if cached.get(t) is None]
+        encoded = {}
         with torch.inference_mode(), self.autocast():
-            for start in range(0, len(new), self.text_batch_size):
-                chunks.append(self._normalise(self._encode_texts(new[start:start + self.text_batch_size])))
-        features = torch.cat(chunks)
+            for start in range(0, len(missing), self.text_batch_size):
+                chunk = missing[start:start + self.text_batch_size]
+                encoded.update(zip(chunk, self._normalise(self._encode_texts(chunk)).cpu()))
+        self.texts_encoded += len(missing)
+        if self.text_cache:
+            for text, vector in encoded.items():
+                self.text_cache.put(text, vector.numpy())
+        features = torch.stack([encoded[t] if t in encoded else torch.from_numpy(cached[t]) for t in new])
+        features = features.to(self.device)
         base = 0 if self._text_features is None else self._text_features.shape[0]
         self._text_features = features if self._text_features is None else torch.cat([self._text_features, features])
         self._text_index.update({text: base + i for i, text in enumerate(new)})
