@@ -26,7 +26,7 @@ from bench.common import timed  # noqa: E402
 from mubench.merge import BootstrapSettings, merge  # noqa: E402
 from mubench.metrics import bootstrap_ci  # noqa: E402
 from mubench.protocol import COARSE_QUESTION_TYPES, PAPER_DATASETS, QUESTION_TYPES  # noqa: E402
-from tests.conftest import copy_workflow  # noqa: E402
+from tests.conftest import copy_workflow, workflow_env  # noqa: E402
 
 TASKS = [t for t in PAPER_DATASETS if t != "held_et_al_2010_mt"]
 
@@ -41,7 +41,7 @@ def plan_seconds(workdir: Path, n_models: int, tasks: list[str]) -> float:
     (workdir / "config" / f"{name}.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-q", "--configfile", f"config/{name}.yaml",
-                             "-c1"], cwd=workdir, capture_output=True, text=True)
+                             "-c1"], cwd=workdir, env=workflow_env(), capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode:
         raise SystemExit(result.stderr[-2000:])

@@ -36,11 +36,23 @@ def _cmd_build_model(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
-    from mubench.evaluate import evaluate
+    from mubench.evaluate import evaluate, record_failure
+    from mubench.journal import JournalLocked
 
-    score = evaluate(model=args.model, task=args.task, catalog_path=args.catalog, data_dir=args.data,
-                     out_dir=args.out, seed=args.seed, device=args.device, batch_size=args.batch_size,
-                     text_cache_dir=args.text_cache)
+    try:
+        score = evaluate(model=args.model, task=args.task, catalog_path=args.catalog, data_dir=args.data,
+                         out_dir=args.out, seed=args.seed, device=args.device, batch_size=args.batch_size,
+                         text_cache_dir=args.text_cache, journal_path=args.journal)
+    except JournalLocked:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any model failure must fail only its own cell
+        if not args.record_failure:
+            raise
+        logging.getLogger("mubench").exception("evaluation of %s on %s failed", args.model, args.task)
+        score = record_failure(model=args.model, task=args.task, out_dir=args.out, exc=exc,
+                               catalog_path=args.catalog, marker=args.failure_marker)
+        print(json.dumps({k: score[k] for k in ("model", "task", "status", "error")}))
+        return
     print(json.dumps({k: score[k] for k in ("model", "task", "counts", "accuracy")}))
 
 
@@ -50,6 +62,21 @@ def _cmd_merge(args) -> None:
     boot = BootstrapSettings(args.n_resamples, args.confidence_level, args.bootstrap_seed, args.bootstrap_engine)
     summary = merge(args.scores, args.out, boot)
     print(json.dumps({"jobs": summary["jobs"], "models": len(summary["models"]), "tasks": len(summary["tasks"])}))
+
+
+def _cmd_status(args) -> None:
+    from mubench.status import sweep_status
+
+    report = sweep_status(Path(args.results), config_path=args.config)
+    text = json.dumps(report, indent=2)
+    if args.json:
+        Path(args.json).write_text(text)
+    for cell in report["cells"]:
+        detail = cell.get("reason") or (f"{cell['progress']:.0%}" if cell["state"] == "partial" else "")
+        print(f"{cell['state']:8} {cell['model']:32} {cell['task']:40} {detail}")
+    print(" ".join(f"{state}={n}" for state, n in report["counts"].items()))
+    if args.strict and report["counts"].get("failed", 0):
+        raise SystemExit(1)
 
 
 def _cmd_validate(args) -> None:
@@ -98,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--text-cache", help="folder for this model's cached text features (shared by its jobs)")
+    p.add_argument("--journal", help="journal file (default: OUT/.journal.jsonl); keep it outside the outputs")
+    p.add_argument("--record-failure", action="store_true",
+                   help="on a model or data failure, write a failed score.json and exit 0 (used by the workflow)")
+    p.add_argument("--failure-marker", help="with --record-failure: file that records each failure's id")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("merge", help="merge score.json files into tables")
@@ -108,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
     p.add_argument("scores", nargs="+")
     p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser("status", help="which model × task cells are done, partial, failed or missing")
+    p.add_argument("results", nargs="?", default="results")
+    p.add_argument("--config", help="workflow config: list every planned cell, missing ones included")
+    p.add_argument("--json", help="also write the report here")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any cell failed")
+    p.set_defaults(func=_cmd_status)
 
     p = sub.add_parser("validate", help="validate a workflow config and its catalog; print the plan")
     p.add_argument("config")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mubench import RESULTS_SCHEMA_VERSION
 from mubench.backends import QuestionItem, backend_class
@@ -27,7 +29,8 @@ from mubench.data.layout import iter_shard_batches, sha256_file
 from mubench.data.prepare import load_manifest
 from mubench.errors import DataError
 from mubench.images import ImageError, decode_image
-from mubench.protocol import QUESTION_TYPES, question_group
+from mubench.journal import Journal
+from mubench.protocol import MAX_OPTIONS, QUESTION_TYPES, question_group
 from mubench.provenance import provenance
 from mubench.text_cache import TextFeatureCache, model_fingerprint
 from mubench.weights import strip_local_prefix
@@ -45,8 +48,18 @@ class Tally:
     error_examples: list = field(default_factory=list)
     rows: int = 0
     images_failed: int = 0
+    replayed_rows: int = 0
+    texts_digest: object = field(default_factory=hashlib.sha256)
+
+    def add_batch(self, record: dict) -> None:
+        self.rows += record["rows"]
+        self.images_failed += record["images_failed"]
+        for prediction in record["predictions"]:
+            self.record(prediction)
 
     def record(self, prediction: dict) -> None:
+        if not prediction["error"]:
+            self.texts_digest.update("\x1f".join(prediction["options"]).encode())
         qtype = prediction["question_type"]
         self.questions[qtype] += 1
         self.correct[qtype] += int(prediction["correct"])
@@ -78,6 +91,8 @@ def questions_of_row(row: dict, image_index: int, text_field: str) -> list[Quest
         gold, error = entry.get("answer_idx"), None
         if not options:
             error = "no_options: question has no options"
+        elif len(options) > MAX_OPTIONS:
+            error = f"too_many_options: {len(options)} options, the protocol allows at most {MAX_OPTIONS} (A–H)"
         elif gold is None or not 0 <= gold < len(options):
             error, gold = f"bad_answer_idx: {gold} for {len(options)} options", None
         elif entry.get("answer") is not None and options[gold] != entry["answer"]:
@@ -100,9 +115,18 @@ def _prediction(question: Question, dataset: str, scores: np.ndarray | None, err
     }
 
 
+def job_fingerprint(spec, backend, task: str, seed: int, manifest_sha: str) -> dict:
+    """What must match for journaled predictions to be reused (batch size need not)."""
+    runtime = backend.runtime_info()
+    return {"schema_version": RESULTS_SCHEMA_VERSION, "model": spec.provenance(),
+            "resolved_revision": runtime.get("resolved_revision"), "text_field": backend.text_field,
+            "seed": seed, "task": task, "manifest_sha256": manifest_sha}
+
+
 def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir: str, seed: int = 0,
              device: str = "auto", batch_size: int | None = None, progress_every_s: float = 30.0,
-             loader_workers: int | None = None, text_cache_dir: str | None = None) -> dict:
+             loader_workers: int | None = None, text_cache_dir: str | None = None,
+             journal_path: str | None = None) -> dict:
     started = time.time()
     catalog = Catalog.load(catalog_path)
     spec = catalog.get(model)
@@ -112,10 +136,13 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
                         f"(tasks found: {', '.join(sorted(manifest['tasks']))})")
     task_info = manifest["tasks"][task]
     shard = Path(data_dir) / task_info["shard"]
+    manifest_sha = sha256_file(Path(data_dir) / "manifest.json")
     batch_size = batch_size or spec.batch_size
     device = resolve_device(device)
     if loader_workers is None:
         loader_workers = min(4, os.cpu_count() or 1)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
 
     backend = backend_class(spec.backend)(spec, device=device, seed=seed)
     backend.load()
@@ -126,30 +153,115 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
     load_seconds = time.time() - started
     log.info("%s loaded on %s in %.1fs; %s: %d rows", model, device, load_seconds, task, task_info["rows"])
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp_predictions = out / f".predictions.jsonl.tmp-{os.getpid()}"
-    tally, texts_digest = Tally(), hashlib.sha256()
-    inference_started = last_report = time.time()
-    with open(tmp_predictions, "w") as sink:
-        batches = iter_shard_batches(shard, batch_size)
+    journal = Journal(Path(journal_path) if journal_path else out / ".journal.jsonl",
+                      job_fingerprint(spec, backend, task, seed, manifest_sha))
+    with journal:
+        tally, runner = Tally(), BatchRunner(backend, batch_size)
+        done_rows = set()
+        for record in journal.resume():
+            tally.add_batch(record)
+            done_rows.update(record["row_ids"])
+        tally.replayed_rows = tally.rows
+        if done_rows:
+            log.info("resuming: %d of %d rows already journaled", len(done_rows), task_info["rows"])
+        inference_started = last_report = time.time()
+        batches = _without_rows(iter_shard_batches(shard, batch_size), done_rows)
         for loaded in prefetch(lambda b: load_batch(b, backend), batches, workers=loader_workers):
-            for prediction in score_batch(loaded, backend, tally, texts_digest):
-                sink.write(json.dumps(prediction) + "\n")
-                tally.record(prediction)
+            for record in runner.run(loaded):
+                journal.append(record)
+                tally.add_batch(record)
             if time.time() - last_report > progress_every_s:
                 _report_progress(tally, task_info["rows"], inference_started)
                 last_report = time.time()
-    inference_seconds = time.time() - inference_started
-    _report_progress(tally, task_info["rows"], inference_started)
+        inference_seconds = time.time() - inference_started
+        _report_progress(tally, task_info["rows"], inference_started)
 
-    score = _score_json(spec, task, manifest, data_dir, tally, backend, seed, batch_size, texts_digest,
-                        {"load_s": round(load_seconds, 3), "inference_s": round(inference_seconds, 3),
-                         "total_s": round(time.time() - started, 3),
-                         "images_per_s": round(tally.rows / inference_seconds, 3) if inference_seconds else None})
-    os.replace(tmp_predictions, out / "predictions.jsonl")
-    write_json_atomic(out / "score.json", score)
+        score = _score_json(spec, task, manifest, manifest_sha, tally, backend, seed, runner,
+                            {"load_s": round(load_seconds, 3), "inference_s": round(inference_seconds, 3),
+                             "total_s": round(time.time() - started, 3),
+                             "images_per_s": round((tally.rows - tally.replayed_rows) / inference_seconds, 3)
+                             if inference_seconds else None})
+        _write_predictions(journal.path, out / "predictions.jsonl")
+        write_json_atomic(out / "score.json", score)
+        journal.finish()
     return score
+
+
+def _without_rows(batches, done_rows: set[int]):
+    """Skip rows a previous attempt already journaled."""
+    for batch in batches:
+        if done_rows:
+            batch = batch.filter(pc.invert(pc.is_in(batch.column("row_idx"), pa.array(sorted(done_rows), pa.int64()))))
+        if batch.num_rows:
+            yield batch
+
+
+def _write_predictions(journal_path: Path, target: Path) -> None:
+    """predictions.jsonl in shard order, streamed from the journal, written atomically."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    with open(journal_path) as source, open(tmp, "w") as sink:
+        next(source)  # header
+        for line in source:
+            for prediction in json.loads(line)["predictions"]:
+                sink.write(json.dumps(prediction) + "\n")
+        sink.flush()
+        os.fsync(sink.fileno())
+    os.replace(tmp, target)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    try:
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except ImportError:
+        pass
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+class BatchRunner:
+    """Scores loaded batches; on out-of-memory, retries the batch in halves and keeps the
+    smaller size for the rest of the job (recorded in score.json)."""
+
+    def __init__(self, backend, batch_size: int):
+        self.backend = backend
+        self.requested_batch_size = batch_size
+        self.batch_cap = batch_size
+        self.oom_retries = 0
+
+    def run(self, loaded: "LoadedBatch") -> list[dict]:
+        if loaded.rows > self.batch_cap:
+            return [r for part in _split(loaded.source, self.batch_cap) for r in self.run(load_batch(part, self.backend))]
+        try:
+            predictions = score_batch(loaded, self.backend)
+        except Exception as exc:
+            if not is_out_of_memory(exc) or loaded.rows <= 1:
+                raise
+            self.oom_retries += 1
+            self.batch_cap = max(1, loaded.rows // 2)
+            log.warning("out of memory on a batch of %d images; retrying with %d", loaded.rows, self.batch_cap)
+            _free_accelerator_memory()
+            return self.run(loaded)
+        return [{"rows": loaded.rows, "images_failed": len(loaded.failed), "row_ids": loaded.row_ids,
+                 "predictions": predictions}]
+
+
+def _split(batch, size: int):
+    for start in range(0, batch.num_rows, size):
+        yield batch.slice(start, size)
+
+
+def _free_accelerator_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
 
 
 @dataclass
@@ -159,6 +271,8 @@ class LoadedBatch:
     questions: list[tuple[str, Question]]
     failed: dict[int, str]
     prepared: object
+    row_ids: list[int]
+    source: object  # the record batch, kept to re-split it after an out-of-memory error
 
 
 def load_batch(batch, backend) -> LoadedBatch:
@@ -176,15 +290,11 @@ def load_batch(batch, backend) -> LoadedBatch:
             images.append(image)
         questions.extend((row["dataset"], q) for q in row_questions)
     prepared = backend.preprocess_images(images) if images else None
-    return LoadedBatch(len(rows), questions, failed, prepared)
+    return LoadedBatch(len(rows), questions, failed, prepared, [row["row_idx"] for row in rows], batch)
 
 
-def score_batch(loaded: LoadedBatch, backend, tally: Tally, texts_digest) -> list[dict]:
-    tally.rows += loaded.rows
-    tally.images_failed += len(loaded.failed)
+def score_batch(loaded: LoadedBatch, backend) -> list[dict]:
     scorable = [q for _, q in loaded.questions if q.item.row_idx not in loaded.failed and q.error is None]
-    for question in scorable:
-        texts_digest.update("\x1f".join(question.item.options).encode())
     scores = backend.score_prepared(loaded.prepared, [q.item for q in scorable]) if scorable else []
     by_question = {id(q): s for q, s in zip(scorable, scores)}
     return [_prediction(q, dataset, by_question.get(id(q)), loaded.failed.get(q.item.row_idx))
@@ -216,7 +326,7 @@ def _report_progress(tally: Tally, total_rows: int, since: float) -> None:
              tally.rows, total_rows, rate, eta, sum(tally.questions.values()), sum(tally.errors.values()))
 
 
-def _score_json(spec, task, manifest, data_dir, tally: Tally, backend, seed, batch_size, texts_digest, timings) -> dict:
+def _score_json(spec, task, manifest, manifest_sha, tally: Tally, backend, seed, runner, timings) -> dict:
     per_qtype = {}
     for qtype in sorted(tally.questions):
         n, k, e = tally.questions[qtype], tally.correct[qtype], tally.errors[qtype]
@@ -238,10 +348,12 @@ def _score_json(spec, task, manifest, data_dir, tally: Tally, backend, seed, bat
         "timings": timings,
         "model_info": spec.provenance(),
         "task_info": {k: v for k, v in manifest["tasks"][task].items() if k != "shard"},
-        "data": {"source": manifest["source"], "manifest_sha256": sha256_file(Path(data_dir) / "manifest.json"),
+        "data": {"source": manifest["source"], "manifest_sha256": manifest_sha,
                  "include_extra_datasets": manifest.get("include_extra_datasets")},
-        "settings": {"seed": seed, "batch_size": batch_size, "text_field": backend.text_field,
-                     "scoring": "argmax over option scores", "texts_sha256": texts_digest.hexdigest(),
+        "resume": {"replayed_rows": tally.replayed_rows, "computed_rows": tally.rows - tally.replayed_rows},
+        "settings": {"seed": seed, "batch_size": runner.requested_batch_size, "final_batch_size": runner.batch_cap,
+                     "oom_retries": runner.oom_retries, "text_field": backend.text_field,
+                     "scoring": "argmax over option scores", "texts_sha256": tally.texts_digest.hexdigest(),
                      **_text_stats(backend),
                      **backend.runtime_info()},
         "provenance": provenance(),
@@ -262,3 +374,27 @@ def write_json_atomic(path: Path, data: dict) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def record_failure(*, model: str, task: str, out_dir: str, exc: BaseException, catalog_path: str,
+                   marker: str | None = None) -> dict:
+    """Write a failed cell's score.json (status, reason) and an empty predictions.jsonl.
+
+    ``marker`` (outside the workflow's outputs) gets a fresh failure id; the workflow passes it
+    to the job as a parameter, so the next run sees a changed parameter and retries the cell."""
+    try:
+        spec_info = Catalog.load(catalog_path).get(model).provenance()
+    except Exception:  # the catalog itself may be what failed
+        spec_info = {"name": model, "display_name": model, "model_type": "unknown"}
+    kind = "out_of_memory" if is_out_of_memory(exc) else type(exc).__name__
+    error = {"kind": kind, "message": str(exc)[:2000]}
+    score = {"schema_version": RESULTS_SCHEMA_VERSION, "status": "failed", "model": model, "task": task,
+             "error": error, "model_info": spec_info, "provenance": provenance()}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "predictions.jsonl").write_text("")
+    write_json_atomic(out / "score.json", score)
+    if marker:
+        Path(marker).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(Path(marker), {"failure_id": f"{time.time_ns()}-{os.getpid()}", **error})
+    return score

@@ -27,6 +27,8 @@ def decode_image(entry: dict | None) -> Image.Image:
             image.load()
     except ImageError:
         raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageError(f"image too large: {exc}") from exc
     except Exception as exc:  # PIL raises many types for corrupt data
         raise ImageError(f"cannot decode image: {type(exc).__name__}: {exc}") from exc
     return to_rgb(image)

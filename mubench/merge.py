@@ -44,10 +44,14 @@ def _pct(value: float | None) -> str:
 def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
     """One row per model: pooled coarse and fine accuracy ± CI, in first-seen model order."""
     groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    info, tasks = {}, defaultdict(set)
+    info, tasks, failed = {}, defaultdict(set), defaultdict(list)
     for score in scores:
         model = score["model"]
         info.setdefault(model, score["model_info"])
+        groups[model]  # keep first-seen order, even for a model whose every cell failed
+        if is_failed(score):
+            failed[model].append(score["task"])
+            continue
         tasks[model].add(score["task"])
         for qtype, counts in score["per_question_type"].items():
             cell = groups[model][question_group(qtype)]
@@ -56,7 +60,9 @@ def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
     rows = []
     for model, by_group in groups.items():
         row = {"model": info[model]["display_name"], "key": model, "type": info[model]["model_type"],
-               "tasks": len(tasks[model])}
+               "tasks": len(tasks[model]), "failed_tasks": len(failed[model]),
+               "status": f"{len(failed[model])} task(s) failed: {', '.join(sorted(failed[model]))}"
+               if failed[model] else "ok"}
         for group in ("coarse", "fine"):
             correct, total = by_group.get(group, (0, 0))
             ci = bootstrap_ci(correct, total, n_resamples=boot.n_resamples,
@@ -69,12 +75,20 @@ def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
     return rows
 
 
+def is_failed(score: dict) -> bool:
+    return score.get("status") == "failed"
+
+
 def task_by_question_type(scores: list[dict]) -> list[dict]:
     rows = []
     for score in scores:
+        if is_failed(score):
+            rows.append({"model": score["model_info"]["display_name"], "key": score["model"], "task": score["task"],
+                         "status": "failed", "reason": f"{score['error']['kind']}: {score['error']['message']}"[:300]})
+            continue
         row = {"model": score["model_info"]["display_name"], "key": score["model"], "task": score["task"],
                "questions": score["counts"]["questions"], "errors": score["counts"]["errors"],
-               "overall": _pct(score["accuracy"])}
+               "overall": _pct(score["accuracy"]), "status": "ok", "reason": ""}
         for qtype in QUESTION_TYPES:
             counts = score["per_question_type"].get(qtype)
             row[qtype] = _pct(counts["accuracy"]) if counts else ""
@@ -96,10 +110,10 @@ def markdown(rows: list[dict], columns: list[str], headers: list[str] | None = N
     return "\n".join(lines) + "\n"
 
 
-TABLE1_CSV = ["model", "key", "type", "tasks", "coarse_accuracy", "coarse_pm", "coarse_ci_low", "coarse_ci_high",
+TABLE1_CSV = ["model", "key", "type", "status", "tasks", "failed_tasks", "coarse_accuracy", "coarse_pm", "coarse_ci_low", "coarse_ci_high",
               "coarse_questions", "coarse_correct", "fine_accuracy", "fine_pm", "fine_ci_low", "fine_ci_high",
               "fine_questions", "fine_correct"]
-TASK_COLUMNS = ["model", "key", "task", "questions", "errors", "overall", *QUESTION_TYPES]
+TASK_COLUMNS = ["model", "key", "task", "status", "questions", "errors", "overall", *QUESTION_TYPES, "reason"]
 
 
 def merge(score_paths: list[str | Path], out_dir: str | Path, boot: BootstrapSettings | None = None) -> dict:
@@ -114,13 +128,17 @@ def merge(score_paths: list[str | Path], out_dir: str | Path, boot: BootstrapSet
     caption = (f"Pooled accuracy (%) ± half-width of the {int(boot.confidence_level * 100)}% bootstrap CI "
                f"(basic, {boot.n_resamples} resamples, seed {boot.seed}, engine {boot.engine}). "
                f"Coarse = {', '.join(COARSE_QUESTION_TYPES)}; fine = classification.\n\n")
-    (out / "table1.md").write_text(caption + markdown(t1, ["model", "type", "coarse", "fine", "tasks"],
-                                                      ["Model", "Type", "Coarse", "Fine", "Tasks"]))
+    columns, headers = ["model", "type", "coarse", "fine", "tasks"], ["Model", "Type", "Coarse", "Fine", "Tasks"]
+    if any(row["failed_tasks"] for row in t1):
+        caption += "Pooled numbers of a model with failed tasks cover only its finished tasks.\n\n"
+        columns, headers = columns + ["status"], headers + ["Status"]
+    (out / "table1.md").write_text(caption + markdown(t1, columns, headers))
     per_task = task_by_question_type(scores)
     write_csv(out / "task_by_question_type.csv", per_task, TASK_COLUMNS)
     (out / "task_by_question_type.md").write_text(
         "Accuracy (%) per model, task and question type.\n\n" + markdown(per_task, [c for c in TASK_COLUMNS if c != "key"]))
     summary = {"bootstrap": vars(boot), "table1": t1, "jobs": len(scores),
+               "failed": [{"model": s["model"], "task": s["task"], **s["error"]} for s in scores if is_failed(s)],
                "models": sorted({s["model"] for s in scores}), "tasks": sorted({s["task"] for s in scores})}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -52,7 +52,7 @@ def get_score_files(wildcards):
 
 
 def get_final_outputs(wildcards):
-    return TABLES
+    return TABLES + [f"{RESULTS}/sweep_status.json"]
 
 
 def get_model(wildcards):
@@ -62,6 +62,19 @@ def get_model(wildcards):
 def get_weights_input(wildcards):
     spec = get_model(wildcards)
     return [f"{BUILT_MODELS_DIR}/{spec.name}"] if spec.build else []
+
+
+def get_failure_marker(wildcards):
+    return f"{RESULTS}/.failures/{wildcards.model}/{wildcards.task}.json"
+
+
+def get_retry_token(wildcards):
+    """The id of the cell's last failure ("" if it never failed)."""
+    marker = Path(get_failure_marker(wildcards))
+    try:
+        return json.loads(marker.read_text())["failure_id"]
+    except (OSError, ValueError, KeyError):
+        return ""
 
 
 def get_model_resource(key):

@@ -1,4 +1,6 @@
 # One job per model × task. GPU count, memory and runtime come from the model catalog.
+# A model that fails (missing weights, out of memory, unsupported architecture) writes a failed
+# score.json for its own cells; the tables still build and sweep_status reports the failure.
 
 
 rule evaluate:
@@ -20,7 +22,13 @@ rule evaluate:
         device=config["device"],
         out=lambda wildcards, output: str(Path(output.score).parent),
         text_cache=lambda wildcards: f"{RESULTS}/{wildcards.model}/.text-cache",
+        # Outside the declared outputs, so a killed or failed job's finished batches survive.
+        journal=lambda wildcards: f"{RESULTS}/.journal/{wildcards.model}/{wildcards.task}.jsonl",
+        failure_marker=get_failure_marker,
+        # Changes whenever the cell fails, so the next run retries it (params rerun trigger).
+        retry_token=get_retry_token,
     shell:
         "mubench evaluate --catalog {params.catalog} --model {wildcards.model} --task {wildcards.task} "
         "--data {DATA_DIR} --out {params.out} --seed {params.seed} --device {params.device} "
-        "--text-cache {params.text_cache} > {log} 2>&1"
+        "--text-cache {params.text_cache} --journal {params.journal} "
+        "--record-failure --failure-marker {params.failure_marker} > {log} 2>&1"

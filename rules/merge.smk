@@ -15,3 +15,16 @@ rule merge:
         "mubench merge --out {params.out} --n-resamples {params.boot[n_resamples]} "
         "--confidence-level {params.boot[confidence_level]} --bootstrap-seed {params.boot[seed]} "
         "--bootstrap-engine {params.boot[engine]} {input} > {log} 2>&1"
+
+
+rule sweep_status:
+    input:
+        scores=get_score_files,
+        tables=TABLES,
+    output:
+        f"{RESULTS}/sweep_status.json",
+    log:
+        f"{RESULTS}/logs/sweep_status.log",
+    shell:
+        # Exits 1 (the sweep fails) when any cell failed; the tables above are kept.
+        "mubench status {RESULTS} --json {output} --strict > {log} 2>&1"

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh
+# Rules call the `mubench` CLI: put the environment's scripts first on PATH.
+export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/snakemake --cores "${CORES:-2}" "$@"
 echo "tables: results/tables/ (table1.md, task_by_question_type.md)"

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh
+# Rules call the `mubench` CLI: put the environment's scripts first on PATH.
+export PATH="$PWD/.venv/bin:$PATH"
 export HF_HUB_OFFLINE=1
 .venv/bin/python -m pytest -ra "$@"

@@ -1,5 +1,6 @@
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,12 @@ def demo_sources() -> Path:
     if not list(folder.glob("stardist-*.whl")):
         pytest.fail(f"{folder} has no stardist wheel: run scripts/setup-env.sh first")
     return folder
+
+
+def workflow_env() -> dict:
+    """The environment Snakemake runs rules in: this interpreter's scripts (`mubench`) first on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
 
 
 def copy_workflow(dest: Path) -> Path:

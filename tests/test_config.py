@@ -7,7 +7,7 @@ import yaml
 from mubench.config import validate_config
 from mubench.errors import ConfigError
 from mubench.workflow import plan_from_config
-from tests.conftest import copy_workflow
+from tests.conftest import copy_workflow, workflow_env
 
 
 def test_schema_fills_defaults():
@@ -48,7 +48,7 @@ def test_snakemake_refuses_a_bad_config_before_any_job(tmp_path):
     workdir = copy_workflow(tmp_path)
     (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump({"models": ["random", "clip-vit-b99"]}))
     result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", "config/bad.yaml", "-c1"],
-                            cwd=workdir, capture_output=True, text=True)
+                            cwd=workdir, env=workflow_env(), capture_output=True, text=True)
     assert result.returncode != 0
     assert "clip-vit-b99" in result.stdout + result.stderr
     assert not (workdir / "results").exists()

@@ -11,11 +11,11 @@ import yaml
 
 from mubench.data.demo import DEMO_TASKS
 from mubench.protocol import PAPER_DATASETS
-from tests.conftest import copy_workflow
+from tests.conftest import copy_workflow, workflow_env
 
 
 def _snakemake(workdir, *args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=workflow_env(), capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -55,3 +55,41 @@ def test_dry_run_plans_a_50_model_by_22_task_sweep(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     assert counts["evaluate"] == "1100"
     assert counts["merge"] == "1" and counts["prepare"] == "1"
+
+
+def test_a_failing_model_fails_only_its_cells(tmp_path, demo_sources):
+    workdir = copy_workflow(tmp_path)
+    catalog = yaml.safe_load((workdir / "config" / "models.yaml").read_text())
+    catalog["models"]["broken"] = {"backend": "open_clip", "weights": "local-dir:/nonexistent/weights",
+                                   "display_name": "Broken"}
+    (workdir / "config" / "models.yaml").write_text(yaml.safe_dump(catalog))
+    config = {"models": ["random", "broken"], "tasks": ["demo_skimage_ihc", "demo_stardist_he"]}
+    (workdir / "config" / "failing.yaml").write_text(yaml.safe_dump(config))
+
+    result = _snakemake(workdir, "-c2", "--configfile", "config/failing.yaml")
+    assert result.returncode != 0  # the sweep says something failed …
+    tables = workdir / "results" / "tables"
+    rows = {r["key"]: r for r in csv.DictReader(open(tables / "table1.csv"))}
+    assert rows["random"]["status"] == "ok" and rows["random"]["tasks"] == "2"  # … the rest finished
+    assert rows["broken"]["failed_tasks"] == "2" and "demo_skimage_ihc" in rows["broken"]["status"]
+    cells = list(csv.DictReader(open(tables / "task_by_question_type.csv")))
+    broken = [c for c in cells if c["key"] == "broken"]
+    assert len(broken) == 2 and all(c["status"] == "failed" and "does not exist" in c["reason"] for c in broken)
+    assert "Broken" in (tables / "table1.md").read_text()
+
+    status = subprocess.run([sys.executable, "-m", "mubench.cli", "status", "results", "--config",
+                             "config/failing.yaml"], cwd=workdir, capture_output=True, text=True, env=workflow_env())
+    assert "done=2" in status.stdout and "failed=2" in status.stdout
+    assert re.search(r"failed\s+broken\s+demo_skimage_ihc\s+WeightsError: model 'broken'", status.stdout)
+
+    # The next run retries exactly the failed cells, and succeeds once the weights are there.
+    plan = _snakemake(workdir, "-n", "--configfile", "config/failing.yaml")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.M))
+    assert counts.get("evaluate") == "2"
+    assert "results/random/" not in "".join(l for l in plan.stdout.splitlines() if "output:" in l)
+    catalog["models"]["broken"] = {"backend": "random", "weights": "none", "display_name": "Broken"}
+    (workdir / "config" / "models.yaml").write_text(yaml.safe_dump(catalog))
+    fixed = _snakemake(workdir, "-c2", "--configfile", "config/failing.yaml")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    rows = {r["key"]: r for r in csv.DictReader(open(tables / "table1.csv"))}
+    assert rows["broken"]["status"] == "ok" and rows["broken"]["tasks"] == "2"

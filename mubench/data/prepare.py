@@ -106,6 +106,8 @@ def prepare(source: str, path: str | None, out_dir: Path, revision: str = HUB_RE
     for writer in writers.values():
         writer.close()
 
+    if unknown_qtypes:
+        log.warning("unknown question types (not scored, counted in the manifest): %s", dict(unknown_qtypes))
     manifest = _manifest(source, folder, revision, shards, checksums, row_offset, stats, dropped,
                          held_resolved, unknown_qtypes, include_extra, time.time() - started)
     tmp = out_dir / ".manifest.json.tmp"
