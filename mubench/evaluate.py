@@ -30,6 +30,7 @@ from mubench.data.prepare import load_manifest
 from mubench.errors import DataError
 from mubench.images import ImageError, decode_image
 from mubench.journal import Journal
+from mubench.prompt import official_correct, parse_answer
 from mubench.protocol import MAX_OPTIONS, QUESTION_TYPES, question_group
 from mubench.provenance import provenance
 from mubench.text_cache import TextFeatureCache, model_fingerprint
@@ -46,6 +47,11 @@ class Tally:
     errors: Counter = field(default_factory=Counter)
     error_kinds: Counter = field(default_factory=Counter)
     error_examples: list = field(default_factory=list)
+    parsed_correct: Counter = field(default_factory=Counter)
+    unparsable: Counter = field(default_factory=Counter)
+    constrained_correct: Counter = field(default_factory=Counter)
+    generated_tokens: int = 0
+    generative: bool = False
     rows: int = 0
     images_failed: int = 0
     replayed_rows: int = 0
@@ -63,6 +69,12 @@ class Tally:
         qtype = prediction["question_type"]
         self.questions[qtype] += 1
         self.correct[qtype] += int(prediction["correct"])
+        if "response" in prediction:
+            self.generative = True
+            self.parsed_correct[qtype] += int(bool(prediction["parsed_correct"]))
+            self.unparsable[qtype] += int(prediction["parsed"] is None and not prediction["error"])
+            self.constrained_correct[qtype] += int(bool(prediction["constrained_correct"]))
+            self.generated_tokens += prediction["generated_tokens"] or 0
         if prediction["error"]:
             self.errors[qtype] += 1
             kind = prediction["error"].split(":", 1)[0]
@@ -121,6 +133,26 @@ def job_fingerprint(spec, backend, task: str, seed: int, manifest_sha: str) -> d
     return {"schema_version": RESULTS_SCHEMA_VERSION, "model": spec.provenance(),
             "resolved_revision": runtime.get("resolved_revision"), "text_field": backend.text_field,
             "seed": seed, "task": task, "manifest_sha256": manifest_sha}
+
+
+def _generative_prediction(question: Question, dataset: str, answer, error: str | None) -> dict:
+    """The raw response and all three metrics; ``correct`` is the paper's official check."""
+    item, gold = question.item, question.gold
+    error = error or question.error
+    parsed = parse_answer(answer.response, item.options) if answer and not error else None
+    constrained = answer.constrained if answer and not error else None
+    return {
+        "row_idx": item.row_idx, "image_id": question.image_id, "dataset": dataset,
+        "question_type": item.question_type, "options": list(item.options), "gold": gold,
+        "prediction": parsed,
+        "correct": bool(answer and not error and official_correct(answer.response, item.options, gold)),
+        "response": answer.response if answer and not error else None,
+        "parsed": parsed, "parsed_correct": parsed is not None and parsed == gold,
+        "constrained": constrained, "constrained_correct": constrained is not None and constrained == gold,
+        "letter_logprobs": answer.letter_logprobs if answer and not error else None,
+        "generated_tokens": answer.generated_tokens if answer and not error else None,
+        "error": error,
+    }
 
 
 def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir: str, seed: int = 0,
@@ -295,6 +327,11 @@ def load_batch(batch, backend) -> LoadedBatch:
 
 def score_batch(loaded: LoadedBatch, backend) -> list[dict]:
     scorable = [q for _, q in loaded.questions if q.item.row_idx not in loaded.failed and q.error is None]
+    if backend.kind == "generative":
+        answers = backend.generate_prepared(loaded.prepared, [q.item for q in scorable]) if scorable else []
+        by_question = {id(q): a for q, a in zip(scorable, answers)}
+        return [_generative_prediction(q, dataset, by_question.get(id(q)), loaded.failed.get(q.item.row_idx))
+                for dataset, q in loaded.questions]
     scores = backend.score_prepared(loaded.prepared, [q.item for q in scorable]) if scorable else []
     by_question = {id(q): s for q, s in zip(scorable, scores)}
     return [_prediction(q, dataset, by_question.get(id(q)), loaded.failed.get(q.item.row_idx))
@@ -332,6 +369,10 @@ def _score_json(spec, task, manifest, manifest_sha, tally: Tally, backend, seed,
         n, k, e = tally.questions[qtype], tally.correct[qtype], tally.errors[qtype]
         per_qtype[qtype] = {"group": question_group(qtype), "questions": n, "correct": k, "errors": e,
                             "accuracy": k / n if n else None}
+        if tally.generative:
+            per_qtype[qtype].update({"correct_parsed": tally.parsed_correct[qtype],
+                                     "unparsable": tally.unparsable[qtype],
+                                     "correct_constrained": tally.constrained_correct[qtype]})
     n, k, e = (sum(c.values()) for c in (tally.questions, tally.correct, tally.errors))
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
@@ -344,6 +385,7 @@ def _score_json(spec, task, manifest, manifest_sha, tally: Tally, backend, seed,
         "accuracy": k / n if n else None,
         "accuracy_answered": k / (n - e) if n - e else None,
         "per_question_type": per_qtype,
+        **({"metrics": _generative_metrics(tally)} if tally.generative else {}),
         "errors": {"by_kind": dict(tally.error_kinds), "examples": tally.error_examples},
         "timings": timings,
         "model_info": spec.provenance(),
@@ -353,10 +395,27 @@ def _score_json(spec, task, manifest, manifest_sha, tally: Tally, backend, seed,
         "resume": {"replayed_rows": tally.replayed_rows, "computed_rows": tally.rows - tally.replayed_rows},
         "settings": {"seed": seed, "batch_size": runner.requested_batch_size, "final_batch_size": runner.batch_cap,
                      "oom_retries": runner.oom_retries, "text_field": backend.text_field,
-                     "scoring": "argmax over option scores", "texts_sha256": tally.texts_digest.hexdigest(),
+                     "scoring": backend.scoring, "texts_sha256": tally.texts_digest.hexdigest(),
                      **_text_stats(backend),
                      **backend.runtime_info()},
         "provenance": provenance(),
+    }
+
+
+def _generative_metrics(tally: Tally) -> dict:
+    n = sum(tally.questions.values())
+    answered = n - sum(tally.errors.values())
+    unparsable = sum(tally.unparsable.values())
+    return {
+        "primary": "official",
+        "official": {"correct": sum(tally.correct.values()), "accuracy": sum(tally.correct.values()) / n if n else None},
+        "parsed": {"correct": sum(tally.parsed_correct.values()),
+                   "accuracy": sum(tally.parsed_correct.values()) / n if n else None,
+                   "unparsable": unparsable, "unparsable_rate": unparsable / answered if answered else None},
+        "constrained": {"correct": sum(tally.constrained_correct.values()),
+                        "accuracy": sum(tally.constrained_correct.values()) / n if n else None},
+        "generated_tokens_per_question": {"official": tally.generated_tokens / answered if answered else None,
+                                          "constrained": 1},
     }
 
 

@@ -43,7 +43,9 @@ def _pct(value: float | None) -> str:
 
 def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
     """One row per model: pooled coarse and fine accuracy ± CI, in first-seen model order."""
-    groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    # per model and group: [official correct, questions, parsed correct, constrained correct, unparsable]
+    groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0, 0]))
+    generative = set()
     info, tasks, failed = {}, defaultdict(set), defaultdict(list)
     for score in scores:
         model = score["model"]
@@ -57,6 +59,11 @@ def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
             cell = groups[model][question_group(qtype)]
             cell[0] += counts["correct"]
             cell[1] += counts["questions"]
+            if "correct_constrained" in counts:
+                generative.add(model)
+                cell[2] += counts["correct_parsed"]
+                cell[3] += counts["correct_constrained"]
+                cell[4] += counts["unparsable"]
     rows = []
     for model, by_group in groups.items():
         row = {"model": info[model]["display_name"], "key": model, "type": info[model]["model_type"],
@@ -64,7 +71,10 @@ def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
                "status": f"{len(failed[model])} task(s) failed: {', '.join(sorted(failed[model]))}"
                if failed[model] else "ok"}
         for group in ("coarse", "fine"):
-            correct, total = by_group.get(group, (0, 0))
+            correct, total, parsed, constrained, unparsable = by_group.get(group, (0, 0, 0, 0, 0))
+            if model in generative and total:
+                row.update({f"{group}_parsed": _pct(parsed / total), f"{group}_constrained": _pct(constrained / total),
+                            f"{group}_unparsable_rate": _pct(unparsable / total)})
             ci = bootstrap_ci(correct, total, n_resamples=boot.n_resamples,
                               confidence_level=boot.confidence_level, seed=boot.seed, engine=boot.engine)
             row.update({f"{group}_questions": total, f"{group}_correct": correct,
@@ -110,9 +120,12 @@ def markdown(rows: list[dict], columns: list[str], headers: list[str] | None = N
     return "\n".join(lines) + "\n"
 
 
-TABLE1_CSV = ["model", "key", "type", "status", "tasks", "failed_tasks", "coarse_accuracy", "coarse_pm", "coarse_ci_low", "coarse_ci_high",
-              "coarse_questions", "coarse_correct", "fine_accuracy", "fine_pm", "fine_ci_low", "fine_ci_high",
-              "fine_questions", "fine_correct"]
+TABLE1_CSV = ["model", "key", "type", "status", "tasks", "failed_tasks", "coarse_accuracy", "coarse_pm", "coarse_ci_low",
+              "coarse_ci_high", "coarse_questions", "coarse_correct", "fine_accuracy", "fine_pm", "fine_ci_low",
+              "fine_ci_high", "fine_questions", "fine_correct",
+              # generative models only: the extra, clearly named metrics beside the official one
+              "coarse_parsed", "fine_parsed", "coarse_constrained", "fine_constrained", "coarse_unparsable_rate",
+              "fine_unparsable_rate"]
 TASK_COLUMNS = ["model", "key", "task", "status", "questions", "errors", "overall", *QUESTION_TYPES, "reason"]
 
 
@@ -129,6 +142,13 @@ def merge(score_paths: list[str | Path], out_dir: str | Path, boot: BootstrapSet
                f"(basic, {boot.n_resamples} resamples, seed {boot.seed}, engine {boot.engine}). "
                f"Coarse = {', '.join(COARSE_QUESTION_TYPES)}; fine = classification.\n\n")
     columns, headers = ["model", "type", "coarse", "fine", "tasks"], ["Model", "Type", "Coarse", "Fine", "Tasks"]
+    if any("coarse_constrained" in row for row in t1):
+        caption += ("Coarse and Fine are the paper's official check for every model. For generative models, "
+                    "'parsed' uses a robust letter/option parser (unparsable answers count as wrong; their rate "
+                    "is shown) and 'constrained' restricts the answer to the option letters.\n\n")
+        columns += ["coarse_parsed", "fine_parsed", "coarse_constrained", "fine_constrained", "coarse_unparsable_rate"]
+        headers += ["Coarse (parsed)", "Fine (parsed)", "Coarse (constrained)", "Fine (constrained)",
+                    "Unparsable % (coarse)"]
     if any(row["failed_tasks"] for row in t1):
         caption += "Pooled numbers of a model with failed tasks cover only its finished tasks.\n\n"
         columns, headers = columns + ["status"], headers + ["Status"]

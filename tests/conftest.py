@@ -36,6 +36,20 @@ def tiny_models(tmp_path_factory) -> dict[str, ModelSpec]:
 
 
 @pytest.fixture(scope="session")
+def tiny_vlms(tmp_path_factory) -> dict[str, Path]:
+    """Tiny Qwen2-VL and Qwen2.5-VL checkpoints (random weights, locally trained tokenizer)."""
+    from mubench.build import build_model
+
+    root = tmp_path_factory.mktemp("vlms")
+    folders = {}
+    for kind in ("qwen2_vl_config", "qwen2_5_vl_config"):
+        spec = ModelSpec(name=kind, backend="vllm", display_name=kind, weights=f"local-dir:{root}/{kind}",
+                         build={"kind": kind, "seed": 0, "config": {}})
+        folders[kind] = build_model(spec)
+    return folders
+
+
+@pytest.fixture(scope="session")
 def demo_sources() -> Path:
     folder = REPO / ".cache" / "demo-sources"
     if not list(folder.glob("stardist-*.whl")):

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -59,7 +60,8 @@ def test_cli_validate_reports_the_plan(repo):
                              "--set", "tasks=[demo_skimage_ihc, demo_stardist_he]"], cwd=repo,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert '"jobs": 6' in result.stdout
+    models = yaml.safe_load((repo / "config" / "config.yaml").read_text())["models"]
+    assert json.loads(result.stdout)["jobs"] == 2 * len(models)
     bad = subprocess.run([sys.executable, "-m", "mubench.cli", "validate", "config/config.yaml",
                           "--set", "tasks=[demo_nope]"], cwd=repo, capture_output=True, text=True)
     assert bad.returncode == 2 and "demo_nope" in bad.stderr and "Traceback" not in bad.stderr

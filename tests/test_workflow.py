@@ -35,6 +35,10 @@ def test_demo_runs_end_to_end(tmp_path, demo_sources):
     for model in models:
         for task in DEMO_TASKS:
             assert (workdir / "results" / "logs" / "evaluate" / model / f"{task}.log").exists()
+    # The generative demo model shows all three metrics; the others only the official one.
+    by_type = {r["type"]: r for r in table1}
+    assert by_type["generative"]["coarse_constrained"] != "" and by_type["generative"]["fine_parsed"] != ""
+    assert by_type["baseline"]["coarse_constrained"] == ""
     # A rerun has nothing to do: finished jobs are never recomputed.
     again = _snakemake(workdir, "-c2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

@@ -11,6 +11,9 @@ _REGISTRY = {
     "random": "mubench.backends.random_baseline:RandomBackend",
     "open_clip": "mubench.backends.open_clip_backend:OpenClipBackend",
     "transformers": "mubench.backends.transformers_backend:TransformersContrastiveBackend",
+    "vllm": "mubench.backends.vllm_backend:VllmBackend",
+    "transformers_generate": "mubench.backends.transformers_generative:TransformersGenerativeBackend",
+    "openai": "mubench.backends.openai_backend:OpenAIBackend",
 }
 
 

@@ -23,8 +23,11 @@ class QuestionItem:
 
 
 class Backend(ABC):
+    #: "scores" (one score per option, argmax) or "generative" (free text, see generative.py)
+    kind = "scores"
     #: which column of the row holds the texts scored: "captions" or "questions"
     text_field = "questions"
+    scoring = "argmax over option scores"
 
     def __init__(self, spec, device: str = "cpu", seed: int = 0):
         self.spec = spec
