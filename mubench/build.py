@@ -167,15 +167,24 @@ def _build_qwen_vl(out: Path, kind: str, overrides: dict, seed: int) -> None:
         config_class, model_class = tf.Qwen2_5_VLConfig, tf.Qwen2_5_VLForConditionalGeneration
         image_processor_class, video_class, processor_class = (tf.Qwen2VLImageProcessor, tf.Qwen2VLVideoProcessor,
                                                                tf.Qwen2_5_VLProcessor)
-    config = config_class(text_config=_merge(text, overrides.get("text_config", {})),
-                          vision_config=_merge(vision, overrides.get("vision_config", {})),
+    text = _merge(text, overrides.get("text_config", {}))
+    half_head = text["hidden_size"] // text["num_attention_heads"] // 2
+    text["rope_scaling"] = {"type": "mrope", "mrope_section": [half_head // 4, 3 * half_head // 8,
+                                                               half_head - half_head // 4 - 3 * half_head // 8]}
+    # The vision merger projects into the language model's width.
+    vision["hidden_size" if kind == "qwen2_vl_config" else "out_hidden_size"] = text["hidden_size"]
+    config = config_class(text_config=text, vision_config=_merge(vision, overrides.get("vision_config", {})),
                           image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
                           vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
-    torch.manual_seed(seed)
-    model = model_class(config)
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.save_pretrained(out)
+    if overrides.get("config_only"):
+        # No weights: for vLLM's load_format="dummy" (full-size benchmarks without a download).
+        config.save_pretrained(out)
+    else:
+        torch.manual_seed(seed)
+        model = model_class(config)
+        model.generation_config.eos_token_id = ids["<|im_end|>"]
+        model.generation_config.pad_token_id = ids["<|endoftext|>"]
+        model.save_pretrained(out)
     pixels = overrides.get("max_pixels", 112 * 112)
     image_processor = image_processor_class(min_pixels=56 * 56, max_pixels=pixels)
     processor = processor_class(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_class(),

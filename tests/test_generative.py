@@ -195,3 +195,19 @@ def test_served_answers_match_the_offline_engine(vllm_server, tiny_vlms, tmp_pat
     assert [a.response for a in served.generate_prepared(images, items)] == \
         [a.response for a in offline.generate_prepared(images, items)]  # both detokenize in vLLM
     assert set(LETTERS) >= {LETTERS[a.constrained] for a in offline.generate_prepared(images, items)}
+
+
+def test_config_only_model_runs_with_dummy_weights(demo_data, tmp_path):
+    """The GPU benchmark's path (bench/gpu_generative.py): a config without weights, loaded by
+    vLLM with load_format=dummy, here at tiny size on the CPU."""
+    from mubench.build import build_model
+
+    folder = tmp_path / "config-only"
+    build_model(ModelSpec(name="c", backend="vllm", display_name="c", weights=f"local-dir:{folder}",
+                          build={"kind": "qwen2_5_vl_config", "seed": 0, "config": {"config_only": True}}))
+    assert not list(folder.glob("*.safetensors"))
+    entry = _vllm_entry(folder)
+    entry["options"]["load_format"] = "dummy"
+    score = evaluate(model="c", task="demo_skimage_ihc", catalog_path=_catalog(tmp_path, {"c": entry}),
+                     data_dir=str(demo_data), out_dir=str(tmp_path / "out"), device="cpu")
+    assert score["counts"]["questions"] == 49 * 6 and score["counts"]["errors"] == 0

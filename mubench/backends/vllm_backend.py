@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 # Catalog options passed straight to vllm.LLM when present.
 ENGINE_OPTIONS = ("max_model_len", "gpu_memory_utilization", "trust_remote_code", "enforce_eager",
                   "max_num_seqs", "quantization", "limit_mm_per_prompt", "mm_processor_kwargs", "swap_space",
-                  "tokenizer_mode", "config_format", "load_format")
+                  "tokenizer_mode", "config_format", "load_format", "enable_prefix_caching",
+                  "max_num_batched_tokens")
 
 
 def visible_gpus() -> int:
@@ -65,14 +66,18 @@ class VllmBackend(GenerativeBackend):
         requests = [{"prompt": self._prompt(item), "multi_modal_data": {"image": images[item.image_index]}}
                     for item in items]
         greedy = SamplingParams(temperature=0.0, max_tokens=self.max_new_tokens, seed=self.seed)
-        outputs = self.llm.generate(requests, greedy, use_tqdm=False)
+        params = [greedy] * len(requests)
+        if self.letter_ids:
+            # The one-token constrained answers go in the same call: one scheduling loop, and the
+            # prompts' prefill is shared through vLLM's prefix cache.
+            params += [SamplingParams(temperature=0.0, max_tokens=1, logprobs=len(item.options),
+                                      allowed_token_ids=self.letter_ids[:len(item.options)]) for item in items]
+        outputs = self.llm.generate(requests * (2 if self.letter_ids else 1), params, use_tqdm=False)
         eos = self.llm.get_tokenizer().eos_token_id
         results = [Generation(o.outputs[0].text, len(o.outputs[0].token_ids),
-                              token_ids=[t for t in o.outputs[0].token_ids if t != eos]) for o in outputs]
+                              token_ids=[t for t in o.outputs[0].token_ids if t != eos]) for o in outputs[:len(items)]]
         if self.letter_ids:
-            params = [SamplingParams(temperature=0.0, max_tokens=1, logprobs=len(item.options),
-                                     allowed_token_ids=self.letter_ids[:len(item.options)]) for item in items]
-            for result, item, output in zip(results, items, self.llm.generate(requests, params, use_tqdm=False)):
+            for result, item, output in zip(results, items, outputs[len(items):]):
                 token = output.outputs[0].token_ids[0]
                 result.constrained = self.letter_ids.index(token)
                 logprobs = output.outputs[0].logprobs[0] if output.outputs[0].logprobs else {}
