@@ -178,6 +178,7 @@ def _build_qwen_vl(out: Path, kind: str, overrides: dict, seed: int) -> None:
                           vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
     if overrides.get("config_only"):
         # No weights: for vLLM's load_format="dummy" (full-size benchmarks without a download).
+        config.architectures = [model_class.__name__]
         config.save_pretrained(out)
     else:
         torch.manual_seed(seed)
