@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mubench.build import build_model  # noqa: E402
 from mubench.catalog import ModelSpec  # noqa: E402
-from mubench.data.demo import build_demo, demo_rows  # noqa: E402
+from mubench.data.demo import demo_rows  # noqa: E402
 from mubench.data.layout import write_save_to_disk_layout  # noqa: E402
 from mubench.data.prepare import prepare  # noqa: E402
 from mubench.data.rows import rows_to_table  # noqa: E402

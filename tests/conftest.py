@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import sys
@@ -47,6 +48,25 @@ def tiny_vlms(tmp_path_factory) -> dict[str, Path]:
                          build={"kind": kind, "seed": 0, "config": {}})
         folders[kind] = build_model(spec)
     return folders
+
+
+def write_catalog(folder: Path, entries: dict) -> str:
+    """A model catalog holding just ``entries``; returns its path."""
+    path = Path(folder) / "models.yaml"
+    path.write_text(json.dumps({"models": entries}))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory, demo_sources) -> Path:
+    """The demo dataset, built and prepared once per test session."""
+    from mubench.data.demo import build_demo
+    from mubench.data.prepare import prepare
+
+    root = tmp_path_factory.mktemp("demo")
+    build_demo(root / "ubench", demo_sources)
+    prepare("demo", str(root / "ubench"), root / "data")
+    return root / "data"
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from PIL import Image
 from mubench.backends import QuestionItem, backend_class
 from mubench.data.prepare import prepare
 from mubench.evaluate import evaluate
+from tests.conftest import write_catalog
 from tests.fixtures import build_fixture
 
 
@@ -70,9 +71,7 @@ def prepared_fixture(tmp_path):
 
 
 def _catalog(tmp_path, spec):
-    path = tmp_path / "models.yaml"
-    path.write_text(json.dumps({"models": {spec.name: {"backend": spec.backend, "weights": spec.weights}}}))
-    return str(path)
+    return write_catalog(tmp_path, {spec.name: {"backend": spec.backend, "weights": spec.weights}})
 
 
 def test_corrupt_image_is_a_counted_error_not_a_crash(tiny_models, prepared_fixture, tmp_path):

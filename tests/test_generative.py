@@ -16,10 +16,9 @@ from PIL import Image
 
 from mubench.backends import QuestionItem, backend_class
 from mubench.catalog import ModelSpec
-from mubench.data.demo import build_demo
-from mubench.data.prepare import prepare
 from mubench.evaluate import evaluate
 from mubench.prompt import LETTERS
+from tests.conftest import write_catalog
 
 QUESTIONS = [("What is the domain of this microscopy image?", ("biology", "pathology")),
              ("What microscopy modality was used to acquire this image?",
@@ -60,27 +59,13 @@ def test_vllm_greedy_equals_transformers_greedy(kind, tiny_vlms):
     assert all(a.response for a in reference)  # random weights still say something
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory, demo_sources):
-    root = tmp_path_factory.mktemp("demo")
-    build_demo(root / "ubench", demo_sources)
-    prepare("demo", str(root / "ubench"), root / "data")
-    return root / "data"
-
-
-def _catalog(tmp_path, entries):
-    path = tmp_path / "models.yaml"
-    path.write_text(json.dumps({"models": entries}))
-    return str(path)
-
-
 def _vllm_entry(folder, batch_size=64):
     return {"backend": "vllm", "weights": f"local-dir:{folder}", "batch_size": batch_size,
             "options": {"dtype": "float32", "max_model_len": 1024, "max_new_tokens": 6}}
 
 
 def test_constrained_answers_are_always_valid_letters(tiny_vlms, demo_data, tmp_path):
-    catalog = _catalog(tmp_path, {"vlm": _vllm_entry(tiny_vlms["qwen2_vl_config"])})
+    catalog = write_catalog(tmp_path, {"vlm": _vllm_entry(tiny_vlms["qwen2_vl_config"])})
     score = evaluate(model="vlm", task="demo_stardist_he", catalog_path=catalog, data_dir=str(demo_data),
                      out_dir=str(tmp_path / "out"), device="cpu")
     predictions = [json.loads(l) for l in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
@@ -96,7 +81,7 @@ def test_constrained_answers_are_always_valid_letters(tiny_vlms, demo_data, tmp_
 
 
 def test_vllm_job_killed_and_rerun_equals_uninterrupted(tiny_vlms, demo_data, tmp_path):
-    catalog = _catalog(tmp_path, {"vlm": _vllm_entry(tiny_vlms["qwen2_vl_config"], batch_size=3)})
+    catalog = write_catalog(tmp_path, {"vlm": _vllm_entry(tiny_vlms["qwen2_vl_config"], batch_size=3)})
     task = "demo_stardist_he"  # 45 rows → 15 batches
     reference = evaluate(model="vlm", task=task, catalog_path=catalog, data_dir=str(demo_data),
                          out_dir=str(tmp_path / "ref"), device="cpu")
@@ -164,7 +149,7 @@ def test_openai_backend_against_a_real_vllm_server(vllm_server, tiny_vlms, demo_
     entry = {"backend": "openai", "weights": "tiny-qwen2-vl", "batch_size": 16,
              "options": {"base_url": f"{vllm_server}/v1", "api_key_env": "MUBENCH_TEST_API_KEY",
                          "max_new_tokens": 6, "concurrency": 4, "cache_dir": str(tmp_path / "cache")}}
-    catalog = _catalog(tmp_path, {"api": entry})
+    catalog = write_catalog(tmp_path, {"api": entry})
     common = dict(model="api", task="demo_stardist_he", catalog_path=catalog, data_dir=str(demo_data), device="cpu")
     first = evaluate(out_dir=str(tmp_path / "first"), **common)
     requests = first["settings"]["requests"]
@@ -208,6 +193,6 @@ def test_config_only_model_runs_with_dummy_weights(demo_data, tmp_path):
     assert not list(folder.glob("*.safetensors"))
     entry = _vllm_entry(folder)
     entry["options"]["load_format"] = "dummy"
-    score = evaluate(model="c", task="demo_skimage_ihc", catalog_path=_catalog(tmp_path, {"c": entry}),
+    score = evaluate(model="c", task="demo_skimage_ihc", catalog_path=write_catalog(tmp_path, {"c": entry}),
                      data_dir=str(demo_data), out_dir=str(tmp_path / "out"), device="cpu")
     assert score["counts"]["questions"] == 49 * 6 and score["counts"]["errors"] == 0

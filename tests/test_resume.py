@@ -7,29 +7,13 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from mubench.backends import register_backend
 from mubench.backends.random_baseline import RandomBackend
-from mubench.data.demo import build_demo
-from mubench.data.prepare import prepare
 from mubench.evaluate import evaluate
 from mubench.journal import Journal, JournalLocked
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory, demo_sources):
-    root = tmp_path_factory.mktemp("demo")
-    build_demo(root / "ubench", demo_sources)
-    prepare("demo", str(root / "ubench"), root / "data")
-    return root / "data"
-
-
-def _catalog(tmp_path, entries):
-    path = tmp_path / "models.yaml"
-    path.write_text(json.dumps({"models": entries}))
-    return str(path)
+from tests.conftest import write_catalog
 
 
 def _comparable(score):
@@ -52,7 +36,7 @@ def _journal_rows(path):
 @pytest.mark.parametrize("kind", ["open_clip", "transformers"])
 def test_kill_9_then_rerun_equals_an_uninterrupted_run(kind, tiny_models, demo_data, tmp_path):
     spec = tiny_models[kind]
-    catalog = _catalog(tmp_path, {spec.name: {"backend": spec.backend, "weights": spec.weights}})
+    catalog = write_catalog(tmp_path, {spec.name: {"backend": spec.backend, "weights": spec.weights}})
     task = "demo_skimage_cell"  # 63 rows → 32 batches of 2
     reference = evaluate(model=spec.name, task=task, catalog_path=catalog, data_dir=str(demo_data),
                          out_dir=str(tmp_path / "ref"), device="cpu", batch_size=2)
@@ -83,7 +67,7 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(kind, tiny_models, demo_d
 
 
 def test_half_written_batch_is_recomputed(demo_data, tmp_path, monkeypatch):
-    catalog = _catalog(tmp_path, {"random": {"backend": "random", "weights": "none"}})
+    catalog = write_catalog(tmp_path, {"random": {"backend": "random", "weights": "none"}})
     journal = tmp_path / "j.jsonl"
     common = dict(model="random", task="demo_stardist_he", catalog_path=catalog, data_dir=str(demo_data),
                   device="cpu", batch_size=5, journal_path=str(journal))
@@ -101,7 +85,7 @@ def test_half_written_batch_is_recomputed(demo_data, tmp_path, monkeypatch):
 
 
 def test_changed_fingerprint_starts_fresh(demo_data, tmp_path):
-    catalog = _catalog(tmp_path, {"random": {"backend": "random", "weights": "none"}})
+    catalog = write_catalog(tmp_path, {"random": {"backend": "random", "weights": "none"}})
     journal = tmp_path / "j.jsonl"
     common = dict(model="random", task="demo_stardist_he", catalog_path=catalog, data_dir=str(demo_data),
                   device="cpu", batch_size=5, journal_path=str(journal))
@@ -137,7 +121,7 @@ class OutOfMemoryDouble(RandomBackend):
 
 def test_out_of_memory_retries_with_smaller_batches(demo_data, tmp_path):
     register_backend("oom-double", f"{__name__}:OutOfMemoryDouble")
-    catalog = _catalog(tmp_path, {"random": {"backend": "random", "weights": "none"},
+    catalog = write_catalog(tmp_path, {"random": {"backend": "random", "weights": "none"},
                                   "oom": {"backend": "oom-double", "weights": "none"}})
     common = dict(task="demo_dsb2018_nuclei", catalog_path=catalog, data_dir=str(demo_data), device="cpu",
                   batch_size=16, seed=3)
