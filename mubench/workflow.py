@@ -38,8 +38,9 @@ class Plan:
 def known_task_keys(config: dict) -> tuple[set[str], str]:
     """Keys a task list may name, and where they come from (for the error message)."""
     manifest = Path(config["results_dir"]) / "data" / "manifest.json"
-    if manifest.exists():
-        return set(json.loads(manifest.read_text())["tasks"]), f"the prepared data ({manifest})"
+    prepared = json.loads(manifest.read_text()) if manifest.exists() else None
+    if prepared and prepared["source"]["kind"] == config["data"]["source"]:  # not a stale other source
+        return set(prepared["tasks"]), f"the prepared data ({manifest})"
     if config["data"]["source"] == "demo":
         from mubench.data.demo import DEMO_TASKS
 

@@ -79,3 +79,8 @@ def get_retry_token(wildcards):
 
 def get_model_resource(key):
     return lambda wildcards: get_model(wildcards).resources.get(key)
+
+
+def get_scaled_model_resource(key):
+    """Memory and runtime from the catalog, grown with each retry (profiles set `retries`)."""
+    return lambda wildcards, attempt: get_model(wildcards).resources.get(key) * attempt

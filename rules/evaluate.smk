@@ -14,8 +14,9 @@ rule evaluate:
         f"{RESULTS}/logs/evaluate/{{model}}/{{task}}.log",
     resources:
         gpu=get_model_resource("gpus"),
-        mem_mb=get_model_resource("mem_mb"),
-        runtime=get_model_resource("runtime_min"),
+        gpu_model=get_model_resource("gpu_model"),
+        mem_mb=get_scaled_model_resource("mem_mb"),
+        runtime=get_scaled_model_resource("runtime_min"),
     params:
         catalog=config["catalog"],
         seed=config["seed"],

@@ -5,5 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh
 # Rules call the `mubench` CLI: put the environment's scripts first on PATH.
 export PATH="$PWD/.venv/bin:$PATH"
+# The SLURM tests need a real (single-node) cluster: install and start it (root; idempotent).
+bash scripts/slurm-cluster.sh start
 export HF_HUB_OFFLINE=1
 .venv/bin/python -m pytest -ra "$@"
