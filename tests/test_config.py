@@ -65,3 +65,17 @@ def test_cli_validate_reports_the_plan(repo):
     bad = subprocess.run([sys.executable, "-m", "mubench.cli", "validate", "config/config.yaml",
                           "--set", "tasks=[demo_nope]"], cwd=repo, capture_output=True, text=True)
     assert bad.returncode == 2 and "demo_nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_catalog_covers_the_papers_models(repo):
+    from mubench.catalog import Catalog
+
+    catalog = Catalog.load(repo / "config" / "models.yaml")
+    paper = {spec.paper_name for spec in catalog.models.values() if spec.paper_name}
+    assert {"CLIP", "OpenCLIP", "BiomedCLIP", "PLIP", "QuiltNet", "CONCH", "ALIGN", "Random", "GPT-4o",
+            "PaliGemma"} <= paper
+    for spec in catalog.models.values():
+        if spec.model_type == "generative" and spec.backend in ("vllm", "transformers_generate") and not spec.build:
+            assert spec.resources["gpus"] >= 1, spec.name
+            assert "/" in spec.weights, spec.name  # a hub id: ORG/NAME
+    assert catalog.get("gpt-4o").options["api_key_env"] == "OPENAI_API_KEY"  # the key itself is never stored
