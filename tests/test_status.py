@@ -17,7 +17,7 @@ def _write(path, data):
 
 def test_status_reports_done_partial_failed_and_missing(tmp_path, repo):
     results = tmp_path / "results"
-    _write(results / "data" / "manifest.json", {"tasks": {"demo_skimage_ihc": {"rows": 49},
+    _write(results / "data" / "manifest.json", {"source": {"kind": "demo"}, "tasks": {"demo_skimage_ihc": {"rows": 49},
                                                           "demo_stardist_he": {"rows": 45}}})
     _write(results / "random" / "demo_skimage_ihc" / "score.json", {"status": "ok", "accuracy": 0.3})
     _write(results / "demo-clip-tiny" / "demo_skimage_ihc" / "score.json",
