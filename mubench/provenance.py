@@ -20,10 +20,13 @@ LIBRARIES = ("torch", "torchvision", "open_clip_torch", "transformers", "timm", 
 
 @lru_cache(maxsize=1)
 def git_hash() -> str:
-    """Commit of the mubench checkout; MUBENCH_GIT_HASH wins (set in container builds)."""
+    """Commit of the mubench checkout; MUBENCH_GIT_HASH or a baked-in GIT_HASH file (container
+    images, see scripts/build-containers.sh) win."""
     if os.environ.get("MUBENCH_GIT_HASH"):
         return os.environ["MUBENCH_GIT_HASH"]
     here = Path(__file__).resolve().parent
+    if (here / "GIT_HASH").exists():
+        return (here / "GIT_HASH").read_text().strip()
     try:
         commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=5, check=True).stdout.strip()
