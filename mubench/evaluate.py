@@ -114,17 +114,20 @@ def questions_of_row(row: dict, image_index: int, text_field: str) -> list[Quest
     return out
 
 
-def _prediction(question: Question, dataset: str, scores: np.ndarray | None, error: str | None) -> dict:
+def _base_prediction(question: Question, dataset: str, error: str | None) -> dict:
+    """The fields every backend's prediction line shares."""
     item = question.item
-    error = error or question.error
-    predicted = int(np.argmax(scores)) if (scores is not None and not error) else None
-    return {
-        "row_idx": item.row_idx, "image_id": question.image_id, "dataset": dataset,
-        "question_type": item.question_type, "options": list(item.options), "gold": question.gold,
-        "prediction": predicted, "correct": predicted is not None and predicted == question.gold,
-        "scores": None if scores is None or error else [round(float(s), 6) for s in scores],
-        "error": error,
-    }
+    return {"row_idx": item.row_idx, "image_id": question.image_id, "dataset": dataset,
+            "question_type": item.question_type, "options": list(item.options), "gold": question.gold,
+            "error": error or question.error}
+
+
+def _prediction(question: Question, dataset: str, scores: np.ndarray | None, error: str | None) -> dict:
+    base = _base_prediction(question, dataset, error)
+    ok = scores is not None and not base["error"]
+    predicted = int(np.argmax(scores)) if ok else None
+    return {**base, "prediction": predicted, "correct": predicted is not None and predicted == question.gold,
+            "scores": [round(float(s), 6) for s in scores] if ok else None}
 
 
 def job_fingerprint(spec, backend, task: str, seed: int, manifest_sha: str) -> dict:
@@ -137,21 +140,19 @@ def job_fingerprint(spec, backend, task: str, seed: int, manifest_sha: str) -> d
 
 def _generative_prediction(question: Question, dataset: str, answer, error: str | None) -> dict:
     """The raw response and all three metrics; ``correct`` is the paper's official check."""
-    item, gold = question.item, question.gold
-    error = error or question.error
-    parsed = parse_answer(answer.response, item.options) if answer and not error else None
-    constrained = answer.constrained if answer and not error else None
+    base = _base_prediction(question, dataset, error)
+    options, gold = question.item.options, question.gold
+    answer = answer if not base["error"] else None
+    parsed = parse_answer(answer.response, options) if answer else None
+    constrained = answer.constrained if answer else None
     return {
-        "row_idx": item.row_idx, "image_id": question.image_id, "dataset": dataset,
-        "question_type": item.question_type, "options": list(item.options), "gold": gold,
-        "prediction": parsed,
-        "correct": bool(answer and not error and official_correct(answer.response, item.options, gold)),
-        "response": answer.response if answer and not error else None,
+        **base, "prediction": parsed,
+        "correct": bool(answer and official_correct(answer.response, options, gold)),
+        "response": answer.response if answer else None,
         "parsed": parsed, "parsed_correct": parsed is not None and parsed == gold,
         "constrained": constrained, "constrained_correct": constrained is not None and constrained == gold,
-        "letter_logprobs": answer.letter_logprobs if answer and not error else None,
-        "generated_tokens": answer.generated_tokens if answer and not error else None,
-        "error": error,
+        "letter_logprobs": answer.letter_logprobs if answer else None,
+        "generated_tokens": answer.generated_tokens if answer else None,
     }
 
 
@@ -176,21 +177,22 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    backend = backend_class(spec.backend)(spec, device=device, seed=seed)
-    backend.load()
-    if text_cache_dir and hasattr(backend, "text_cache"):
-        weights_dir = Path(strip_local_prefix(spec.weights))
-        backend.text_cache = TextFeatureCache(
-            Path(text_cache_dir), model_fingerprint(spec, backend.runtime_info(), weights_dir))
-    load_seconds = time.time() - started
-    log.info("%s loaded on %s in %.1fs; %s: %d rows", model, device, load_seconds, task, task_info["rows"])
-
-    journal = Journal(Path(journal_path) if journal_path else out / ".journal.jsonl",
-                      job_fingerprint(spec, backend, task, seed, manifest_sha))
+    # Take the cell's lock before loading the model: a second process on the same cell is
+    # refused at once instead of after a model load.
+    journal = Journal(Path(journal_path) if journal_path else out / ".journal.jsonl")
     with journal:
+        backend = backend_class(spec.backend)(spec, device=device, seed=seed)
+        backend.load()
+        if text_cache_dir and hasattr(backend, "text_cache"):
+            weights_dir = Path(strip_local_prefix(spec.weights))
+            backend.text_cache = TextFeatureCache(
+                Path(text_cache_dir), model_fingerprint(spec, backend.runtime_info(), weights_dir))
+        load_seconds = time.time() - started
+        log.info("%s loaded on %s in %.1fs; %s: %d rows", model, device, load_seconds, task, task_info["rows"])
+
         tally, runner = Tally(), BatchRunner(backend, batch_size)
         done_rows = set()
-        for record in journal.resume():
+        for record in journal.resume(job_fingerprint(spec, backend, task, seed, manifest_sha)):
             tally.add_batch(record)
             done_rows.update(record["row_ids"])
         tally.replayed_rows = tally.rows

@@ -25,9 +25,9 @@ class JournalLocked(MubenchError):
 
 
 class Journal:
-    def __init__(self, path: Path, fingerprint: dict):
+    def __init__(self, path: Path):
         self.path = Path(path)
-        self.fingerprint = fingerprint
+        self.fingerprint = None
         self._lock_handle = None
         self._handle = None
 
@@ -47,8 +47,9 @@ class Journal:
         fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
         self._lock_handle.close()
 
-    def resume(self) -> list[dict]:
+    def resume(self, fingerprint: dict) -> list[dict]:
         """Batches already done (same fingerprint), and open the journal for appending."""
+        self.fingerprint = fingerprint
         records = self._read_valid() if self.path.exists() else None
         if records is None:
             self._start_fresh()

@@ -17,6 +17,7 @@ from PIL import Image
 from mubench.backends import QuestionItem, backend_class
 from mubench.catalog import ModelSpec
 from mubench.evaluate import evaluate
+from mubench.journal import read_progress
 from mubench.prompt import LETTERS
 from tests.conftest import write_catalog
 
@@ -97,9 +98,7 @@ def test_vllm_job_killed_and_rerun_equals_uninterrupted(tiny_vlms, demo_data, tm
     assert process.poll() is None, "the job finished before it could be killed"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    with open(journal) as handle:
-        next(handle)
-        journaled = sum(json.loads(line)["rows"] for line in handle if line.endswith("\n"))
+    journaled = read_progress(journal)
     rerun = subprocess.run(cmd, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     score = json.loads((tmp_path / "run" / "score.json").read_text())

@@ -12,7 +12,7 @@ import pytest
 from mubench.backends import register_backend
 from mubench.backends.random_baseline import RandomBackend
 from mubench.evaluate import evaluate
-from mubench.journal import Journal, JournalLocked
+from mubench.journal import Journal, JournalLocked, read_progress
 from tests.conftest import write_catalog
 
 
@@ -25,12 +25,6 @@ def _evaluate_cmd(catalog, model, task, data, out, journal, batch_size):
     return [sys.executable, "-m", "mubench.cli", "evaluate", "--catalog", catalog, "--model", model, "--task", task,
             "--data", str(data), "--out", str(out), "--journal", str(journal), "--batch-size", str(batch_size),
             "--device", "cpu"]
-
-
-def _journal_rows(path):
-    with open(path) as handle:
-        next(handle)
-        return sum(json.loads(line)["rows"] for line in handle if line.endswith("\n"))
 
 
 @pytest.mark.parametrize("kind", ["open_clip", "transformers"])
@@ -53,7 +47,7 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(kind, tiny_models, demo_d
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not (tmp_path / "run" / "score.json").exists()
-    journaled = _journal_rows(journal)
+    journaled = read_progress(journal)
     assert 10 <= journaled < 63
 
     rerun = subprocess.run(cmd, capture_output=True, text=True)
@@ -92,8 +86,8 @@ def test_changed_fingerprint_starts_fresh(demo_data, tmp_path):
     # Leave a journal behind from seed 1: run, then put back the journal the run removed.
     evaluate(out_dir=str(tmp_path / "s1"), seed=1, **common)
     assert not journal.exists()
-    with Journal(journal, {"some": "other job"}) as stale:
-        stale.resume()
+    with Journal(journal) as stale:
+        stale.resume({"some": "other job"})
         stale.append({"rows": 45, "images_failed": 0, "row_ids": list(range(45)), "predictions": []})
     score = evaluate(out_dir=str(tmp_path / "s2"), seed=2, **common)
     assert score["resume"]["replayed_rows"] == 0  # never mixes another configuration's answers
@@ -102,10 +96,10 @@ def test_changed_fingerprint_starts_fresh(demo_data, tmp_path):
 
 
 def test_a_second_process_on_the_same_cell_is_refused(tmp_path):
-    with Journal(tmp_path / "j.jsonl", {"a": 1}) as first:
-        first.resume()
+    with Journal(tmp_path / "j.jsonl") as first:
+        first.resume({"a": 1})
         with pytest.raises(JournalLocked, match="another process"):
-            with Journal(tmp_path / "j.jsonl", {"a": 1}):
+            with Journal(tmp_path / "j.jsonl"):
                 pass
 
 

@@ -22,8 +22,8 @@ def test_status_reports_done_partial_failed_and_missing(tmp_path, repo):
     _write(results / "random" / "demo_skimage_ihc" / "score.json", {"status": "ok", "accuracy": 0.3})
     _write(results / "demo-clip-tiny" / "demo_skimage_ihc" / "score.json",
            {"status": "failed", "error": {"kind": "WeightsError", "message": "weights missing"}})
-    with Journal(journal_path(results, "random", "demo_stardist_he"), {"f": 1}) as journal:
-        journal.resume()
+    with Journal(journal_path(results, "random", "demo_stardist_he")) as journal:
+        journal.resume({"f": 1})
         journal.append({"rows": 20, "images_failed": 0, "row_ids": list(range(20)), "predictions": []})
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"catalog": str(repo / "config" / "models.yaml"), "results_dir": str(results),
