@@ -9,6 +9,7 @@ configfile: "config/config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/stage.smk"
 include: "rules/models.smk"
 include: "rules/evaluate.smk"
 include: "rules/merge.smk"

@@ -56,6 +56,19 @@ def _cmd_evaluate(args) -> None:
     print(json.dumps({k: score[k] for k in ("model", "task", "counts", "accuracy")}))
 
 
+def _cmd_stage(args) -> None:
+    from mubench.catalog import Catalog
+    from mubench.weights import stage
+
+    catalog = Catalog.load(args.catalog)
+    records = [stage(catalog.get(name)) for name in args.model]
+    text = json.dumps(records if len(records) > 1 else records[0], indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+
+
 def _cmd_merge(args) -> None:
     from mubench.merge import BootstrapSettings, merge
 
@@ -130,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="on a model or data failure, write a failed score.json and exit 0 (used by the workflow)")
     p.add_argument("--failure-marker", help="with --record-failure: file that records each failure's id")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("stage", help="download models' weights at their pinned revisions (login node)")
+    p.add_argument("--catalog", default="config/models.yaml")
+    p.add_argument("--model", action="append", required=True, help="catalog name (repeatable)")
+    p.add_argument("--out", help="write what was staged (JSON) here")
+    p.set_defaults(func=_cmd_stage)
 
     p = sub.add_parser("merge", help="merge score.json files into tables")
     p.add_argument("--out", required=True)

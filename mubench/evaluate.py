@@ -34,7 +34,7 @@ from mubench.prompt import official_correct, parse_answer
 from mubench.protocol import MAX_OPTIONS, QUESTION_TYPES, question_group
 from mubench.provenance import provenance
 from mubench.text_cache import TextFeatureCache, model_fingerprint
-from mubench.weights import strip_local_prefix
+from mubench.weights import ensure_staged, hub_offline, strip_local_prefix
 
 log = logging.getLogger(__name__)
 MAX_ERROR_EXAMPLES = 50
@@ -163,6 +163,8 @@ def evaluate(*, model: str, task: str, catalog_path: str, data_dir: str, out_dir
     started = time.time()
     catalog = Catalog.load(catalog_path)
     spec = catalog.get(model)
+    if hub_offline():
+        ensure_staged(spec)  # a compute node cannot download: fail now, naming the model
     manifest = load_manifest(Path(data_dir))
     if task not in manifest["tasks"]:
         raise DataError(f"unknown task '{task}': not in the prepared data {data_dir} "

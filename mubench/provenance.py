@@ -47,6 +47,15 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def container_runtime() -> str | None:
+    """Apptainer, or the CI test double that stands in for it (tests/doubles/apptainer), never confused."""
+    if os.environ.get("MUBENCH_APPTAINER_DOUBLE"):
+        return "apptainer-test-double"
+    if os.environ.get("APPTAINER_CONTAINER"):
+        return "apptainer"
+    return "singularity" if os.environ.get("SINGULARITY_CONTAINER") else None
+
+
 def provenance() -> dict:
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
@@ -57,6 +66,7 @@ def provenance() -> dict:
         "hostname": socket.gethostname(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "container": os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),
+        "container_runtime": container_runtime(),
         "libraries": library_versions(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from mubench.backends import runtime_of
 from mubench.build import weights_folder
 from mubench.errors import MubenchError
 from mubench.workflow import plan_from_config
@@ -57,6 +58,15 @@ def get_final_outputs(wildcards):
 
 def get_model(wildcards):
     return PLAN.catalog.get(wildcards.model)
+
+
+def container_for(runtime):
+    """Apptainer image of a runtime family, or None: the rule then runs on the host (config `containers`)."""
+    return config["containers"][runtime]
+
+
+def get_model_container(wildcards):
+    return container_for(runtime_of(get_model(wildcards).backend))
 
 
 def get_weights_input(wildcards):

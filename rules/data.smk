@@ -6,6 +6,8 @@ rule build_demo_data:
         directory(DEMO_DATA),
     log:
         "logs/build_demo_data.log",
+    container:
+        container_for("core")
     params:
         sources=config["data"]["demo_sources"],
         seed=config["seed"],
@@ -21,6 +23,8 @@ checkpoint prepare:
         tasks=directory(f"{DATA_DIR}/tasks"),
     log:
         f"{RESULTS}/logs/prepare.log",
+    container:
+        container_for("core")
     params:
         source=config["data"]["source"],
         path=get_data_source_path(),

@@ -12,6 +12,8 @@ rule evaluate:
         score=f"{RESULTS}/{{model}}/{{task}}/score.json",
     log:
         f"{RESULTS}/logs/evaluate/{{model}}/{{task}}.log",
+    container:
+        get_model_container
     resources:
         gpu=get_model_resource("gpus"),
         gpu_model=get_model_resource("gpu_model"),
@@ -28,8 +30,9 @@ rule evaluate:
         failure_marker=get_failure_marker,
         # Changes whenever the cell fails, so the next run retries it (params rerun trigger).
         retry_token=get_retry_token,
+        hub_offline=1 if config["offline_evaluation"] else 0,
     shell:
-        "mubench evaluate --catalog {params.catalog} --model {wildcards.model} --task {wildcards.task} "
+        "HF_HUB_OFFLINE={params.hub_offline} mubench evaluate --catalog {params.catalog} --model {wildcards.model} --task {wildcards.task} "
         "--data {DATA_DIR} --out {params.out} --seed {params.seed} --device {params.device} "
         "--text-cache {params.text_cache} --journal {params.journal} "
         "--record-failure --failure-marker {params.failure_marker} > {log} 2>&1"

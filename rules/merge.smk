@@ -8,6 +8,8 @@ rule merge:
         TABLES,
     log:
         f"{RESULTS}/logs/merge.log",
+    container:
+        container_for("core")
     params:
         out=f"{RESULTS}/tables",
         boot=config["bootstrap"],
@@ -25,6 +27,8 @@ rule sweep_status:
         f"{RESULTS}/sweep_status.json",
     log:
         f"{RESULTS}/logs/sweep_status.log",
+    container:
+        container_for("core")
     shell:
         # Exits 1 (the sweep fails) when any cell failed; the tables above are kept.
         "mubench status {RESULTS} --json {output} --strict > {log} 2>&1"

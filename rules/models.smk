@@ -6,6 +6,8 @@ rule build_model:
         directory(f"{BUILT_MODELS_DIR}/{{model}}"),
     log:
         "logs/build_model/{model}.log",
+    container:
+        get_model_container
     params:
         catalog=config["catalog"],
     shell:

@@ -17,9 +17,23 @@ _REGISTRY = {
 }
 
 
-def register_backend(name: str, target: str) -> None:
+# The container image family each backend runs in (config `containers`, containers/<family>.def).
+_RUNTIME = {"random": "core", "openai": "core", "open_clip": "contrastive", "transformers": "contrastive",
+            "vllm": "generative", "transformers_generate": "generative"}
+RUNTIMES = ("core", "contrastive", "generative")
+
+
+def register_backend(name: str, target: str, runtime: str = "contrastive") -> None:
     """Register ``module:Class`` under ``name`` (plugins and tests may add their own)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"backend '{name}': runtime must be one of {RUNTIMES}, not '{runtime}'")
     _REGISTRY[name] = target
+    _RUNTIME[name] = runtime
+
+
+def runtime_of(name: str) -> str:
+    """Image family (core, contrastive, generative) a backend needs."""
+    return _RUNTIME[name]
 
 
 def registered_backends() -> list[str]:
@@ -31,4 +45,4 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-__all__ = ["Backend", "QuestionItem", "backend_class", "register_backend", "registered_backends"]
+__all__ = ["Backend", "QuestionItem", "backend_class", "register_backend", "registered_backends", "runtime_of"]
