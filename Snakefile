@@ -7,12 +7,17 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "rules/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/stage.smk"
 include: "rules/models.smk"
+include: "rules/interpolate.smk"
 include: "rules/evaluate.smk"
 include: "rules/merge.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -69,6 +69,42 @@ def _cmd_stage(args) -> None:
     print(text)
 
 
+def _cmd_interpolate(args) -> None:
+    from mubench.catalog import Catalog
+    from mubench.interpolate import check_compatible, interpolate, pair_from_config
+
+    catalog = Catalog.load(args.catalog)
+    alphas = [args.alpha] if args.alpha is not None else [0.0]
+    pair = pair_from_config({"name": args.name, "base": args.base, "finetuned": args.finetuned,
+                             "alphas": alphas}, catalog, "command line")
+    if args.check_only:
+        result = check_compatible(pair.base, pair.finetuned)
+        result.update(interpolation=pair.name, base=pair.base.name, finetuned=pair.finetuned.name)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    else:
+        if args.alpha is None:
+            raise SystemExit("mubench interpolate: --alpha is required unless --check-only")
+        result = interpolate(pair, args.alpha, Path(args.out))
+    print(json.dumps(result, indent=2))
+
+
+def _cmd_interpolation_report(args) -> None:
+    from mubench.interpolation_report import interpolation_report
+
+    rows = interpolation_report(args.scores, args.pair, args.tables, args.plots)
+    print(json.dumps({"rows": len(rows)}))
+
+
+def _cmd_report(args) -> None:
+    from mubench.merge import BootstrapSettings
+    from mubench.report import build_report
+
+    boot = BootstrapSettings(args.n_resamples, args.confidence_level, args.bootstrap_seed, args.bootstrap_engine)
+    index = build_report(args.scores, args.data, args.out, boot)
+    print(json.dumps({"tables": len(index["tables"]), "files": len(index["files"])}))
+
+
 def _cmd_merge(args) -> None:
     from mubench.merge import BootstrapSettings, merge
 
@@ -150,6 +186,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write what was staged (JSON) here")
     p.set_defaults(func=_cmd_stage)
 
+    p = sub.add_parser("interpolate", help="write θ(α) = (1−α)·base + α·fine-tuned as a checkpoint folder")
+    p.add_argument("--catalog", default="config/models.yaml")
+    p.add_argument("--name", required=True, help="the interpolation's name (models are NAME-aALPHA)")
+    p.add_argument("--base", required=True)
+    p.add_argument("--finetuned", required=True)
+    p.add_argument("--alpha", type=float)
+    p.add_argument("--check-only", action="store_true", help="only check that the pair can be interpolated")
+    p.add_argument("--out", required=True, help="checkpoint folder (or, with --check-only, a JSON file)")
+    p.set_defaults(func=_cmd_interpolate)
+
+    p = sub.add_parser("interpolation-report", help="accuracy against α: tables and plots")
+    p.add_argument("--pair", action="append", required=True, help="interpolation name (repeatable)")
+    p.add_argument("--tables", required=True)
+    p.add_argument("--plots", required=True)
+    p.add_argument("scores", nargs="+")
+    p.set_defaults(func=_cmd_interpolation_report)
+
     p = sub.add_parser("merge", help="merge score.json files into tables")
     p.add_argument("--out", required=True)
     p.add_argument("--n-resamples", type=int, default=9999)
@@ -158,6 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
     p.add_argument("scores", nargs="+")
     p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser("report", help="paper-grade tables (CSV/MD/LaTeX/HTML), significance and figures")
+    p.add_argument("--data", required=True, help="the prepared data (row metadata for breakdowns)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n-resamples", type=int, default=9999)
+    p.add_argument("--confidence-level", type=float, default=0.95)
+    p.add_argument("--bootstrap-seed", type=int, default=0)
+    p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
+    p.add_argument("scores", nargs="+")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("status", help="which model × task cells are done, partial, failed or missing")
     p.add_argument("results", nargs="?", default="results")

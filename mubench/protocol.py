@@ -69,3 +69,22 @@ def question_group(question_type: str) -> str:
     if question_type in FINE_QUESTION_TYPES:
         return "fine"
     return "other"
+
+
+# Table 1 of the μ-Bench paper (Lozano et al., NeurIPS 2024 D&B, v1): accuracy % and the "±" it prints
+# (half-width of the bootstrap CI), keyed by the catalog's `paper_name`. Cognition is a separate,
+# unreleased question set: shown only when a user supplies it.
+PAPER_TABLE1 = {
+    "GPT-4o": {"coarse": (62.68, 0.35), "fine": (51.73, 0.82), "cognition": (62.00, 9.00)},
+    "CogVLM": {"coarse": (52.05, 0.35), "fine": (28.18, 0.70), "cognition": (41.00, 10.00)},
+    "QwenVLM": {"coarse": (49.85, 0.35), "fine": (27.81, 0.70), "cognition": (41.00, 10.00)},
+    "PaliGemma": {"coarse": (36.29, 0.33), "fine": (21.29, 0.64), "cognition": (25.00, 8.00)},
+    "BiomedCLIP": {"coarse": (47.57, 0.34), "fine": (34.65, 0.75), "cognition": (25.00, 8.00)},
+    "ALIGN": {"coarse": (40.70, 0.34), "fine": (31.90, 0.72), "cognition": (31.00, 9.00)},
+    "OpenCLIP": {"coarse": (36.34, 0.33), "fine": (29.36, 0.69), "cognition": (38.33, 8.33)},
+    "CLIP": {"coarse": (35.41, 0.34), "fine": (30.09, 0.71), "cognition": (28.00, 9.00)},
+    "PLIP": {"coarse": (31.11, 0.32), "fine": (25.49, 0.68), "cognition": (17.00, 7.00)},
+    "CONCH": {"coarse": (27.84, 0.31), "fine": (33.64, 0.72), "cognition": (18.00, 7.00)},
+    "QuiltNet": {"coarse": (26.58, 0.31), "fine": (27.85, 0.69), "cognition": (13.00, 6.00)},
+    "Random": {"coarse": (18.34, 0.27), "fine": (19.13, 0.60), "cognition": (17.00, 7.00)},
+}

@@ -54,6 +54,7 @@ def hub_snapshot(spec, repo_id: str) -> Path:
 
 # ---- staging: compute nodes are offline, so the login node downloads everything first ----------
 
+HUB_BACKENDS = ("open_clip", "transformers", "vllm", "transformers_generate")  # the others load nothing
 STAGE_HINT = "run `snakemake stage` (or `mubench stage`) on a machine with internet first"
 
 
@@ -61,7 +62,7 @@ def hub_source(spec) -> tuple[str, list[str] | None] | None:
     """(hub repository, files or None for the whole snapshot) a catalog entry loads from; None when
     nothing comes from a hub (local folders, recipes built by the workflow, API models, baselines)."""
     weights = spec.weights or ""
-    if spec.backend in ("random", "openai") or spec.build or is_local(weights):
+    if spec.backend not in HUB_BACKENDS or spec.build or is_local(weights):
         return None
     if weights.startswith("hf-hub:"):
         return weights[len("hf-hub:"):], None

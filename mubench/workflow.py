@@ -4,7 +4,7 @@ catalog entries it selects and the model × task grid — checked before any job
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -12,7 +12,11 @@ import yaml
 from mubench.catalog import Catalog, ModelSpec
 from mubench.config import load_yaml, validate_config
 from mubench.errors import ConfigError
+from mubench.interpolate import derived_spec
 from mubench.protocol import EXTRA_DATASETS, PAPER_DATASETS
+
+
+INTERPOLATED_DIR = "resources/interpolated"
 
 
 @dataclass
@@ -21,6 +25,11 @@ class Plan:
     catalog: Catalog
     models: list[ModelSpec]
     tasks: list[str] | None  # None: every task found in the data (known after prepare)
+    pairs: list = field(default_factory=list)  # weight interpolations (mubench.interpolate.Pair)
+
+    def interpolated(self) -> dict[str, tuple]:
+        """Derived model name → (pair, alpha)."""
+        return {name: (pair, alpha) for pair in self.pairs for name, alpha in pair.derived().items()}
 
     @property
     def results_dir(self) -> Path:
@@ -60,7 +69,25 @@ def plan_from_config(config: dict, source: str = "config") -> Plan:
             raise ConfigError(f"{source}: unknown task key(s) {unknown}: not among {where} "
                               f"({', '.join(sorted(known))})")
         tasks = list(config["tasks"])
-    return Plan(config, catalog, models, tasks)
+    pairs = interpolation_pairs(config, catalog, source)
+    for pair in pairs:  # θ(α) models join the grid like any catalog model
+        for name, alpha in pair.derived().items():
+            spec = derived_spec(pair, alpha, f"{INTERPOLATED_DIR}/{name}")
+            if name in catalog.models:
+                raise ConfigError(f"{source}: interpolated model name '{name}' is already a catalog entry")
+            catalog.models[name] = spec
+            models.append(spec)
+    return Plan(config, catalog, models, tasks, pairs)
+
+
+def interpolation_pairs(config: dict, catalog: Catalog, source: str) -> list:
+    from mubench.interpolate import pair_from_config
+
+    pairs = [pair_from_config(entry, catalog, source) for entry in config.get("interpolations", [])]
+    names = [pair.name for pair in pairs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: interpolation names repeat: {names}")
+    return pairs
 
 
 def load_workflow_config(path: str, overrides: list[str] = ()) -> tuple[dict, Plan]:

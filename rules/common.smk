@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from mubench.backends import runtime_of
 from mubench.build import weights_folder
 from mubench.errors import MubenchError
-from mubench.workflow import plan_from_config
+from mubench.workflow import INTERPOLATED_DIR, plan_from_config
 
 try:
     PLAN = plan_from_config(config, "config")
@@ -20,6 +20,7 @@ MANIFEST = f"{DATA_DIR}/manifest.json"
 TABLES = [f"{RESULTS}/tables/{name}" for name in
           ("table1.csv", "table1.md", "task_by_question_type.csv", "task_by_question_type.md", "summary.json")]
 DEMO_DATA = "resources/demo/ubench"
+INTERPOLATED = PLAN.interpolated()
 BUILT_MODELS_DIR = "resources/models"
 
 for _spec in PLAN.models:
@@ -53,7 +54,7 @@ def get_score_files(wildcards):
 
 
 def get_final_outputs(wildcards):
-    return TABLES + [f"{RESULTS}/sweep_status.json"]
+    return TABLES + [f"{RESULTS}/sweep_status.json", f"{RESULTS}/report/index.json"] + get_interpolation_outputs()
 
 
 def get_model(wildcards):
@@ -69,9 +70,52 @@ def get_model_container(wildcards):
     return container_for(runtime_of(get_model(wildcards).backend))
 
 
-def get_weights_input(wildcards):
-    spec = get_model(wildcards)
+def weights_input(spec):
+    """Local weights the workflow makes for a model: built from a recipe, or interpolated."""
+    if spec.name in INTERPOLATED:
+        return [f"{INTERPOLATED_DIR}/{spec.name}"]
     return [f"{BUILT_MODELS_DIR}/{spec.name}"] if spec.build else []
+
+
+def get_weights_input(wildcards):
+    return weights_input(get_model(wildcards))
+
+
+def get_catalog(wildcards):
+    """θ(α) models are described by the catalog entry their interpolate job writes."""
+    if wildcards.model in INTERPOLATED:
+        return f"{INTERPOLATED_DIR}/{wildcards.model}/catalog.yaml"
+    return config["catalog"]
+
+
+def get_interpolation_checks(wildcards):
+    """Every pair is checked before any evaluation job starts (a mismatch stops the sweep early)."""
+    return [f"{RESULTS}/interpolation/{pair.name}/check.json" for pair in PLAN.pairs]
+
+
+def get_pair(wildcards):
+    return next(pair for pair in PLAN.pairs if pair.name == wildcards.pair)
+
+
+def get_pair_weights_input(wildcards):
+    pair = get_pair(wildcards)
+    return weights_input(pair.base) + weights_input(pair.finetuned)
+
+
+def get_models_to_stage():
+    """The selected catalog models and both parents of every interpolation."""
+    names = list(config["models"])
+    for pair in PLAN.pairs:
+        names += [pair.base.name, pair.finetuned.name]
+    return list(dict.fromkeys(names))
+
+
+INTERPOLATION_TABLES = [f"{RESULTS}/tables/interpolation.{ext}" for ext in ("csv", "md")]
+INTERPOLATION_PLOTS = [f"{RESULTS}/plots/interpolation.{ext}" for ext in ("png", "svg")]
+
+
+def get_interpolation_outputs():
+    return INTERPOLATION_TABLES + INTERPOLATION_PLOTS if PLAN.pairs else []
 
 
 def get_failure_marker(wildcards):

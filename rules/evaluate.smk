@@ -7,6 +7,7 @@ rule evaluate:
     input:
         manifest=MANIFEST,
         weights=get_weights_input,
+        interpolation_checks=get_interpolation_checks,
     output:
         predictions=f"{RESULTS}/{{model}}/{{task}}/predictions.jsonl",
         score=f"{RESULTS}/{{model}}/{{task}}/score.json",
@@ -20,7 +21,7 @@ rule evaluate:
         mem_mb=get_scaled_model_resource("mem_mb"),
         runtime=get_scaled_model_resource("runtime_min"),
     params:
-        catalog=config["catalog"],
+        catalog=get_catalog,
         seed=config["seed"],
         device=config["device"],
         out=lambda wildcards, output: str(Path(output.score).parent),

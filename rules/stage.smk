@@ -28,7 +28,7 @@ rule stage_weights:
 rule stage:
     input:
         MANIFEST,
-        expand(f"{RESULTS}/.staged/{{model}}.json", model=config["models"]),
+        expand(f"{RESULTS}/.staged/{{model}}.json", model=get_models_to_stage()),
     output:
         touch(f"{RESULTS}/.staged/all.done"),
     log:

@@ -42,6 +42,19 @@ def test_demo_runs_end_to_end(tmp_path, demo_sources):
     # A rerun has nothing to do: finished jobs are never recomputed.
     again = _snakemake(workdir, "-c2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    # The report: every table in four formats, the figures, then one self-contained HTML file.
+    index = json.loads((workdir / "results" / "report" / "index.json").read_text())
+    assert {"table1", "generative", "significance", "slices", "provenance", "runtimes"} <= set(index["tables"])
+    assert index["models"] == models
+    significance = list(csv.DictReader(open(workdir / "results" / "report" / "tables" / "significance.csv")))
+    assert len(significance) == len(models) * (len(models) - 1) // 2
+    report = _snakemake(workdir, "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (workdir / "report.html").read_text()
+    assert "<script src=\"http" not in html  # self-contained: nothing fetched when opened
+    for name in ("table1.html", "paper_comparison.html", "provenance.html", "runtimes.html", "heatmap.png",
+                 "bars.png", "size.png"):
+        assert name in html, name
 
 
 def test_dry_run_plans_a_50_model_by_22_task_sweep(tmp_path):
