@@ -96,20 +96,23 @@ def _cmd_interpolation_report(args) -> None:
     print(json.dumps({"rows": len(rows)}))
 
 
-def _cmd_report(args) -> None:
+def _bootstrap_settings(args):
     from mubench.merge import BootstrapSettings
+
+    return BootstrapSettings(args.n_resamples, args.confidence_level, args.bootstrap_seed, args.bootstrap_engine)
+
+
+def _cmd_report(args) -> None:
     from mubench.report import build_report
 
-    boot = BootstrapSettings(args.n_resamples, args.confidence_level, args.bootstrap_seed, args.bootstrap_engine)
-    index = build_report(args.scores, args.data, args.out, boot)
+    index = build_report(args.scores, args.data, args.out, _bootstrap_settings(args))
     print(json.dumps({"tables": len(index["tables"]), "files": len(index["files"])}))
 
 
 def _cmd_merge(args) -> None:
-    from mubench.merge import BootstrapSettings, merge
+    from mubench.merge import merge
 
-    boot = BootstrapSettings(args.n_resamples, args.confidence_level, args.bootstrap_seed, args.bootstrap_engine)
-    summary = merge(args.scores, args.out, boot)
+    summary = merge(args.scores, args.out, _bootstrap_settings(args))
     print(json.dumps({"jobs": summary["jobs"], "models": len(summary["models"]), "tasks": len(summary["tasks"])}))
 
 
@@ -133,6 +136,13 @@ def _cmd_validate(args) -> None:
 
     config, plan = load_workflow_config(args.config, overrides=args.set or [])
     print(json.dumps({"models": config["models"], "tasks": plan.tasks, "jobs": len(plan.jobs())}, indent=2))
+
+
+def _add_bootstrap_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-resamples", type=int, default=9999)
+    p.add_argument("--confidence-level", type=float, default=0.95)
+    p.add_argument("--bootstrap-seed", type=int, default=0)
+    p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,20 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("merge", help="merge score.json files into tables")
     p.add_argument("--out", required=True)
-    p.add_argument("--n-resamples", type=int, default=9999)
-    p.add_argument("--confidence-level", type=float, default=0.95)
-    p.add_argument("--bootstrap-seed", type=int, default=0)
-    p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
+    _add_bootstrap_arguments(p)
     p.add_argument("scores", nargs="+")
     p.set_defaults(func=_cmd_merge)
 
     p = sub.add_parser("report", help="paper-grade tables (CSV/MD/LaTeX/HTML), significance and figures")
     p.add_argument("--data", required=True, help="the prepared data (row metadata for breakdowns)")
     p.add_argument("--out", required=True)
-    p.add_argument("--n-resamples", type=int, default=9999)
-    p.add_argument("--confidence-level", type=float, default=0.95)
-    p.add_argument("--bootstrap-seed", type=int, default=0)
-    p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
+    _add_bootstrap_arguments(p)
     p.add_argument("scores", nargs="+")
     p.set_defaults(func=_cmd_report)
 

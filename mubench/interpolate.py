@@ -135,7 +135,11 @@ def tensor_signature(folder: Path, fmt: str) -> dict[str, tuple[str, tuple[int, 
 
 
 def architecture(folder: Path, fmt: str) -> dict:
-    config = json.loads((folder / ARCHITECTURE_FILE[fmt]).read_text())
+    path = folder / ARCHITECTURE_FILE[fmt]
+    if not path.exists():
+        raise InterpolationError(f"{folder}: no {ARCHITECTURE_FILE[fmt]}, so the architecture cannot be checked "
+                                 "(and θ(α) could not be loaded); refused")
+    config = json.loads(path.read_text())
     if fmt == "open_clip":
         return config.get("model_cfg", config)
     return _architectural(config)

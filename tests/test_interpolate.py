@@ -15,7 +15,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from mubench.build import build_model
-from mubench.catalog import Catalog, ModelSpec
+from mubench.catalog import Catalog
 from mubench.errors import ConfigError
 from mubench.evaluate import evaluate
 from mubench.interpolate import InterpolationError, check_compatible, interpolate, pair_from_config

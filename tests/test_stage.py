@@ -1,8 +1,6 @@
 """Offline staging: `snakemake stage` fills the hub cache on the login node; evaluation jobs run with
 the hub offline and fail at once, naming the model, when a model was not staged."""
 
-import json
-import os
 import re
 import subprocess
 import sys
