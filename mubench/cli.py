@@ -105,14 +105,14 @@ def _bootstrap_settings(args):
 def _cmd_report(args) -> None:
     from mubench.report import build_report
 
-    index = build_report(args.scores, args.data, args.out, _bootstrap_settings(args))
+    index = build_report(args.scores, args.data, args.out, _bootstrap_settings(args), set(args.cognition_task))
     print(json.dumps({"tables": len(index["tables"]), "files": len(index["files"])}))
 
 
 def _cmd_merge(args) -> None:
     from mubench.merge import merge
 
-    summary = merge(args.scores, args.out, _bootstrap_settings(args))
+    summary = merge(args.scores, args.out, _bootstrap_settings(args), set(args.cognition_task))
     print(json.dumps({"jobs": summary["jobs"], "models": len(summary["models"]), "tasks": len(summary["tasks"])}))
 
 
@@ -143,6 +143,8 @@ def _add_bootstrap_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confidence-level", type=float, default=0.95)
     p.add_argument("--bootstrap-seed", type=int, default=0)
     p.add_argument("--bootstrap-engine", choices=["binomial", "scipy"], default="binomial")
+    p.add_argument("--cognition-task", action="append", default=[],
+                   help="a task holding a user-supplied cognition set (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,8 +41,10 @@ def _pct(value: float | None) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}"
 
 
-def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
-    """One row per model: pooled coarse and fine accuracy ± CI, in first-seen model order."""
+def table1(scores: list[dict], boot: BootstrapSettings, cognition_tasks=frozenset()) -> list[dict]:
+    """One row per model: pooled coarse and fine accuracy ± CI, in first-seen model order. Questions
+    of ``cognition_tasks`` (a user-supplied cognition set; the paper's is not public) form a third
+    group, "cognition", instead of counting as coarse or fine."""
     # per model and group: [official correct, questions, parsed correct, constrained correct, unparsable]
     groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0, 0]))
     generative = set()
@@ -56,7 +58,7 @@ def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
             continue
         tasks[model].add(score["task"])
         for qtype, counts in score["per_question_type"].items():
-            cell = groups[model][question_group(qtype)]
+            cell = groups[model]["cognition" if score["task"] in cognition_tasks else question_group(qtype)]
             cell[0] += counts["correct"]
             cell[1] += counts["questions"]
             if "correct_constrained" in counts:
@@ -70,7 +72,7 @@ def table1(scores: list[dict], boot: BootstrapSettings) -> list[dict]:
                "tasks": len(tasks[model]), "failed_tasks": len(failed[model]),
                "status": f"{len(failed[model])} task(s) failed: {', '.join(sorted(failed[model]))}"
                if failed[model] else "ok"}
-        for group in ("coarse", "fine"):
+        for group in ("coarse", "fine", *(("cognition",) if cognition_tasks else ())):
             correct, total, parsed, constrained, unparsable = by_group.get(group, (0, 0, 0, 0, 0))
             if model in generative and total:
                 row.update({f"{group}_parsed": _pct(parsed / total), f"{group}_constrained": _pct(constrained / total),
@@ -125,23 +127,31 @@ TABLE1_CSV = ["model", "key", "type", "status", "tasks", "failed_tasks", "coarse
               "fine_ci_high", "fine_questions", "fine_correct",
               # generative models only: the extra, clearly named metrics beside the official one
               "coarse_parsed", "fine_parsed", "coarse_constrained", "fine_constrained", "coarse_unparsable_rate",
-              "fine_unparsable_rate"]
+              "fine_unparsable_rate",
+              # only with a user-supplied cognition set (config cognition_tasks)
+              "cognition_accuracy", "cognition_pm", "cognition_ci_low", "cognition_ci_high", "cognition_questions",
+              "cognition_correct"]
 TASK_COLUMNS = ["model", "key", "task", "status", "questions", "errors", "overall", *QUESTION_TYPES, "reason"]
 
 
-def merge(score_paths: list[str | Path], out_dir: str | Path, boot: BootstrapSettings | None = None) -> dict:
+def merge(score_paths: list[str | Path], out_dir: str | Path, boot: BootstrapSettings | None = None,
+          cognition_tasks=frozenset()) -> dict:
     boot = boot or BootstrapSettings()
     scores = load_scores(score_paths)
     if not scores:
         raise DataError("nothing to merge: no score.json given")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    t1 = table1(scores, boot)
+    t1 = table1(scores, boot, frozenset(cognition_tasks))
     write_csv(out / "table1.csv", t1, TABLE1_CSV)
     caption = (f"Pooled accuracy (%) ± half-width of the {int(boot.confidence_level * 100)}% bootstrap CI "
                f"(basic, {boot.n_resamples} resamples, seed {boot.seed}, engine {boot.engine}). "
                f"Coarse = {', '.join(COARSE_QUESTION_TYPES)}; fine = classification.\n\n")
     columns, headers = ["model", "type", "coarse", "fine", "tasks"], ["Model", "Type", "Coarse", "Fine", "Tasks"]
+    if cognition_tasks:
+        columns.insert(4, "cognition")
+        headers.insert(4, "Cognition")
+        caption += f"Cognition = the user-supplied set ({', '.join(sorted(cognition_tasks))}).\n\n"
     if any("coarse_constrained" in row for row in t1):
         caption += ("Coarse and Fine are the paper's official check for every model. For generative models, "
                     "'parsed' uses a robust letter/option parser (unparsable answers count as wrong; their rate "

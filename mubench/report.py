@@ -23,6 +23,7 @@ from mubench.protocol import HE_SLICE, PAPER_TABLE1, PATHOLOGY_SLICE, QUESTION_T
 from mubench.tables import Table, pct
 
 METADATA = ("domain", "modality", "submodality", "stain")
+GROUPS = ("coarse", "fine", "cognition")
 
 
 @dataclass(frozen=True)
@@ -133,14 +134,15 @@ def slices_table(answers, meta, labels, boot: BootstrapSettings) -> Table:
                  expanded, lambda a: a.question_type, labels, boot, order)
 
 
-def table1_table(scores, boot: BootstrapSettings) -> tuple[Table, list[dict]]:
-    rows = table1(scores, boot)
+def table1_table(scores, boot: BootstrapSettings, cognition_tasks=frozenset()) -> tuple[Table, list[dict]]:
+    rows = table1(scores, boot, cognition_tasks)
     caption = (f"μ-Bench Table 1 layout: pooled accuracy (%) ± half-width of the "
                f"{int(boot.confidence_level * 100)}% bootstrap CI ({boot.n_resamples} resamples, seed "
                f"{boot.seed}); coarse = 5 perception question types, fine = classification.")
     columns, headers = ["model", "type", "coarse", "fine", "tasks", "status"], \
         ["Model", "Type", "Coarse", "Fine", "Tasks", "Status"]
-    if any(r.get("cognition") for r in rows):
+    if cognition_tasks:
+        caption += f" Cognition = the user-supplied set ({', '.join(sorted(cognition_tasks))})."
         columns.insert(4, "cognition")
         headers.insert(4, "Cognition")
     return Table("table1", caption, columns, headers, rows, csv_columns=TABLE1_CSV), rows
@@ -168,7 +170,7 @@ def paper_comparison_table(t1_rows: list[dict], scores: list[dict]) -> Table:
         if not reference:
             continue
         out = {"model": row["model"], "paper_name": paper_names[row["key"]]}
-        for group in ("coarse", "fine"):
+        for group in GROUPS:
             if not row.get(f"{group}_questions"):
                 continue
             ours, low, high = (float(row[f"{group}_{k}"]) for k in ("accuracy", "ci_low", "ci_high"))
@@ -178,9 +180,10 @@ def paper_comparison_table(t1_rows: list[dict], scores: list[dict]) -> Table:
                         f"{group}_difference": f"{ours - paper:+.2f}",
                         f"{group}_ci_overlap": "yes" if low <= paper + paper_pm and paper - paper_pm <= high else "no"})
         rows.append(out)
-    columns = ["model", "paper_name"] + [f"{g}_{k}" for g in ("coarse", "fine")
+    groups = [g for g in GROUPS if any(f"{g}_ours" in r for r in rows)] or ["coarse", "fine"]
+    columns = ["model", "paper_name"] + [f"{g}_{k}" for g in groups
                                          for k in ("ours", "paper", "difference", "ci_overlap")]
-    headers = ["Model", "Paper row"] + [f"{g.capitalize()} {k}" for g in ("coarse", "fine")
+    headers = ["Model", "Paper row"] + [f"{g.capitalize()} {k}" for g in groups
                                         for k in ("(ours)", "(paper)", "Δ", "CIs overlap")]
     caption = ("Our accuracy (%) beside the paper's Table 1 for models that match one of its rows; Δ = ours − "
                "paper. The public release (v0.1.0) differs a little from the paper's data, so small "
@@ -257,7 +260,7 @@ def provenance_tables(scores: list[dict], labels: dict[str, str]) -> list[Table]
 # ---- the whole report -------------------------------------------------------------------------
 
 def build_report(score_paths: list[str | Path], data_dir: str | Path, out_dir: str | Path,
-                 boot: BootstrapSettings | None = None) -> dict:
+                 boot: BootstrapSettings | None = None, cognition_tasks=frozenset()) -> dict:
     from mubench import plots
 
     boot = boot or BootstrapSettings()
@@ -269,7 +272,7 @@ def build_report(score_paths: list[str | Path], data_dir: str | Path, out_dir: s
     answers = load_answers(scores, score_paths)
     answers = {m: answers.get(m, []) for m in labels}  # every model, even one whose cells all failed
     meta = row_metadata(Path(data_dir), {a.task for items in answers.values() for a in items})
-    t1, t1_rows = table1_table(scores, boot)
+    t1, t1_rows = table1_table(scores, boot, frozenset(cognition_tasks))
     tables = [t1]
     tables.append(pivot("by_question_type", "Accuracy (%) ± CI per question type, pooled over tasks.",
                         answers, lambda a: a.question_type, labels, boot, list(QUESTION_TYPES)))

@@ -69,6 +69,9 @@ def plan_from_config(config: dict, source: str = "config") -> Plan:
             raise ConfigError(f"{source}: unknown task key(s) {unknown}: not among {where} "
                               f"({', '.join(sorted(known))})")
         tasks = list(config["tasks"])
+        stray = [t for t in config["cognition_tasks"] if t not in tasks]
+        if stray:
+            raise ConfigError(f"{source}: cognition_tasks {stray} are not among the selected tasks")
     pairs = interpolation_pairs(config, catalog, source)
     for pair in pairs:  # θ(α) models join the grid like any catalog model
         for name, alpha in pair.derived().items():

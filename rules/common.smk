@@ -102,6 +102,10 @@ def get_pair_weights_input(wildcards):
     return weights_input(pair.base) + weights_input(pair.finetuned)
 
 
+def get_cognition_arguments():
+    return " ".join(f"--cognition-task {task}" for task in config["cognition_tasks"])
+
+
 def get_models_to_stage():
     """The selected catalog models and both parents of every interpolation."""
     names = list(config["models"])

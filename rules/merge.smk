@@ -13,10 +13,11 @@ rule merge:
     params:
         out=f"{RESULTS}/tables",
         boot=config["bootstrap"],
+        cognition=get_cognition_arguments(),
     shell:
         "mubench merge --out {params.out} --n-resamples {params.boot[n_resamples]} "
         "--confidence-level {params.boot[confidence_level]} --bootstrap-seed {params.boot[seed]} "
-        "--bootstrap-engine {params.boot[engine]} {input} > {log} 2>&1"
+        "--bootstrap-engine {params.boot[engine]} {params.cognition} {input} > {log} 2>&1"
 
 
 rule sweep_status:

@@ -19,7 +19,8 @@ rule report:
     params:
         out=f"{RESULTS}/report",
         boot=config["bootstrap"],
+        cognition=get_cognition_arguments(),
     shell:
         "mubench report --data {DATA_DIR} --out {params.out} --n-resamples {params.boot[n_resamples]} "
         "--confidence-level {params.boot[confidence_level]} --bootstrap-seed {params.boot[seed]} "
-        "--bootstrap-engine {params.boot[engine]} {input.scores} > {log} 2>&1"
+        "--bootstrap-engine {params.boot[engine]} {params.cognition} {input.scores} > {log} 2>&1"

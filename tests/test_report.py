@@ -28,30 +28,36 @@ INFO = {"model-a": {"display_name": "Model A", "paper_name": "CLIP", "model_type
         "model-b": {"display_name": "Model B", "paper_name": "Random", "model_type": "baseline", "params_m": 10}}
 
 
-def _write_fixture(root: Path) -> list[Path]:
+def _write_fixture(root: Path, cognition: bool = False) -> list[Path]:
+    """With ``cognition``, a user-supplied cognition task: one image, A right and B wrong."""
+    rows_by_task = {**ROWS, **({"user_cognition": [(4, "c0")]} if cognition else {})}
+    meta = {**META, "user_cognition": ("biology", "light microscopy", "brightfield", "unstained")}
+    correct = {model: {**by_image, "c0": (None, int(model == "model-a"))} for model, by_image in CORRECT.items()}
     data = root / "data"
     (data / "tasks").mkdir(parents=True)
     manifest = {"tasks": {}, "source": {"kind": "fixture"}}
-    for task, rows in ROWS.items():
-        domain, modality, submodality, stain = META[task]
+    for task, rows in rows_by_task.items():
+        domain, modality, submodality, stain = meta[task]
         pq.write_table(pa.table({"row_idx": [r for r, _ in rows], "domain": [domain] * len(rows),
                                  "modality": [modality] * len(rows), "submodality": [submodality] * len(rows),
                                  "stain": [stain] * len(rows)}), data / "tasks" / f"{task}.parquet")
         manifest["tasks"][task] = {"shard": f"tasks/{task}.parquet", "rows": len(rows), "domain": {domain: len(rows)}}
     (data / "manifest.json").write_text(json.dumps(manifest))
     paths = []
-    for model, by_image in CORRECT.items():
-        for task, rows in ROWS.items():
+    for model, by_image in correct.items():
+        for task, rows in rows_by_task.items():
             folder = root / "results" / model / task
             folder.mkdir(parents=True)
             lines, per_qtype = [], {}
             for row_idx, image in rows:
-                for qtype, correct in zip(("domain", "classification"), by_image[image]):
+                for qtype, right in zip(("domain", "classification"), by_image[image]):
+                    if right is None:
+                        continue
                     lines.append(json.dumps({"row_idx": row_idx, "image_id": image, "question_type": qtype,
-                                             "correct": bool(correct)}))
+                                             "correct": bool(right)}))
                     cell = per_qtype.setdefault(qtype, {"questions": 0, "correct": 0, "errors": 0})
                     cell["questions"] += 1
-                    cell["correct"] += correct
+                    cell["correct"] += right
             (folder / "predictions.jsonl").write_text("\n".join(lines) + "\n")
             score = {"model": model, "task": task, "status": "ok", "model_info": INFO[model],
                      "counts": {"questions": len(lines), "correct": sum(c["correct"] for c in per_qtype.values())},
@@ -175,3 +181,17 @@ def test_figures_stay_readable_from_5_to_50_models(n_models):
         assert plots.overlapping_tick_labels(fig) == []
         height = fig.get_size_inches()[1]
         assert height < 25  # grows with the models, within what a page or screen shows
+
+
+def test_a_user_supplied_cognition_set_forms_its_own_column(tmp_path):
+    paths = _write_fixture(tmp_path, cognition=True)
+    build_report(paths, tmp_path / "data", tmp_path / "report", BootstrapSettings(n_resamples=999),
+                 cognition_tasks={"user_cognition"})
+    t1 = {r["key"]: r for r in csv.DictReader(open(tmp_path / "report" / "tables" / "table1.csv"))}
+    assert (t1["model-a"]["cognition_accuracy"], t1["model-b"]["cognition_accuracy"]) == ("100.00", "0.00")
+    assert (t1["model-a"]["coarse_accuracy"], t1["model-a"]["fine_accuracy"]) == ("75.00", "50.00")  # unchanged
+    assert "| Cognition |" in (tmp_path / "report" / "tables" / "table1.md").read_text()
+    comparison = {r["paper_name"]: r for r in csv.DictReader(open(tmp_path / "report" / "tables" /
+                                                                   "paper_comparison.csv"))}
+    assert comparison["CLIP"]["cognition_paper"] == "28.00 ± 9.00"
+    assert comparison["CLIP"]["cognition_difference"] == "+72.00"
