@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from mubench.merge import is_failed, load_scores, markdown, write_csv
-from mubench.protocol import question_group
+from mubench.protocol import PATHOLOGY_SLICE, question_group
 
 COLUMNS = ["interpolation", "alpha", "model", "tasks", "questions", "overall", "coarse", "fine", "pathology",
            "non_pathology", "failed_tasks"]
@@ -19,6 +19,13 @@ def task_domain(score: dict) -> str:
     return max(domains, key=domains.get) if domains else "unknown"
 
 
+def pathology_test(scores: list[dict]):
+    """The paper's pathology slice (its task list) on μ-Bench; each task's domain on other data."""
+    if any(s["task"] in PATHOLOGY_SLICE for s in scores):
+        return lambda s: s["task"] in PATHOLOGY_SLICE
+    return lambda s: task_domain(s) == "pathology"
+
+
 def _pooled(pairs: list[tuple[int, int]]) -> float | None:
     correct, total = sum(c for c, _ in pairs), sum(t for _, t in pairs)
     return correct / total if total else None
@@ -26,6 +33,7 @@ def _pooled(pairs: list[tuple[int, int]]) -> float | None:
 
 def sweep_rows(scores: list[dict], pair_names: list[str]) -> list[dict]:
     rows = []
+    is_pathology = pathology_test(scores)
     for pair in pair_names:
         pattern = re.compile(rf"^{re.escape(pair)}-a(\d+\.\d\d)$")
         by_alpha: dict[float, list[dict]] = {}
@@ -46,9 +54,9 @@ def sweep_rows(scores: list[dict], pair_names: list[str]) -> list[dict]:
                 "overall": _pooled([(s["counts"]["correct"], s["counts"]["questions"]) for s in ok]),
                 "coarse": _pooled(group["coarse"]), "fine": _pooled(group["fine"]),
                 "pathology": _pooled([(s["counts"]["correct"], s["counts"]["questions"]) for s in ok
-                                      if task_domain(s) == "pathology"]),
+                                      if is_pathology(s)]),
                 "non_pathology": _pooled([(s["counts"]["correct"], s["counts"]["questions"]) for s in ok
-                                          if task_domain(s) != "pathology"]),
+                                          if not is_pathology(s)]),
                 "failed_tasks": len(cells) - len(ok)})
     return rows
 

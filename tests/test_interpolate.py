@@ -166,3 +166,22 @@ def test_workflow_refuses_a_mismatched_pair_before_any_evaluation(tmp_path, demo
     log = (workdir / "results" / "logs" / "interpolation" / "bad-mix" / "check.log").read_text()
     assert "refused, the architectures differ" in log and "vision_cfg" in log
     assert not list((workdir / "results").glob("*/*/score.json"))  # not even the random baseline ran
+
+
+def test_sweep_rows_pool_counts_by_hand():
+    from mubench.interpolation_report import sweep_rows
+
+    def score(model, task, coarse, fine):  # (correct, questions) per group
+        return {"model": model, "task": task, "status": "ok",
+                "counts": {"correct": coarse[0] + fine[0], "questions": coarse[1] + fine[1]},
+                "per_question_type": {"domain": {"correct": coarse[0], "questions": coarse[1]},
+                                      "classification": {"correct": fine[0], "questions": fine[1]}}}
+
+    scores = [score("p-a0.00", "kather_et_al_2016", (3, 4), (1, 2)), score("p-a0.00", "held_et_al_2010_h2b", (1, 4), (0, 2)),
+              score("p-a1.00", "kather_et_al_2016", (4, 4), (2, 2)), score("p-a1.00", "held_et_al_2010_h2b", (0, 4), (0, 2)),
+              score("other-a0.50", "kather_et_al_2016", (0, 4), (0, 2))]
+    rows = {r["alpha"]: r for r in sweep_rows(scores, ["p"])}
+    assert sorted(rows) == [0.0, 1.0]  # another sweep's models are not mixed in
+    assert rows[0.0]["overall"] == pytest.approx(5 / 12) and rows[0.0]["coarse"] == pytest.approx(4 / 8)
+    assert rows[0.0]["fine"] == pytest.approx(1 / 4) and rows[0.0]["pathology"] == pytest.approx(4 / 6)
+    assert rows[1.0]["pathology"] == pytest.approx(1.0) and rows[1.0]["non_pathology"] == pytest.approx(0.0)
