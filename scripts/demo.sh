@@ -7,3 +7,5 @@ bash scripts/setup-env.sh
 export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/snakemake --cores "${CORES:-2}" "$@"
 echo "tables: results/tables/ (table1.md, task_by_question_type.md)"
+echo "report: results/report/ (tables in CSV/MD/LaTeX/HTML, figures); one HTML file:"
+echo "  .venv/bin/snakemake --report results/report.html"
