@@ -34,6 +34,23 @@ def test_definition_installs_mubench_and_its_backends(family):
     assert f"org.mubench.runtime {family}" in recipe.labels
 
 
+def test_core_definition_installs_mubench():
+    """spython parses only docker bootstraps; core.def (debootstrap) is read by the SIF builder's parser."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sif_builder", REPO / "scripts" / "build_sif_without_apptainer.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    header, sections = builder.parse_definition(REPO / "containers" / "core.def")
+    assert header["bootstrap"] == "debootstrap" and "python3" in header["include"]
+    copied = {line.split()[0] for line in sections["files"] if line.strip()}
+    assert {"mubench", "pyproject.toml"} <= copied
+    post = "\n".join(sections["post"])
+    assert "pip install" in post and "/opt/mubench[hub,demo]" in post and "/usr/local/bin/mubench" in post
+    assert "HF_HUB_OFFLINE=1" in "\n".join(sections["environment"])
+    assert "org.mubench.runtime core" in "\n".join(sections["labels"])
+
+
 # ---- the containerised path, run for real through a SIF image -------------------------------------
 # Apptainer itself cannot be installed here: the image is built with
 # scripts/build_sif_without_apptainer.py and run by tests/doubles/apptainer, a TEST DOUBLE that
