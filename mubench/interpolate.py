@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mubench.catalog import ModelSpec
 from mubench.errors import ConfigError, WeightsError
+from mubench.weights import revision_of_snapshot
 
 FORMATS = ("open_clip", "transformers")
 # The file holding each format's weights, as written by open_clip / transformers (safetensors first).
@@ -86,24 +87,15 @@ def derived_spec(pair: Pair, alpha: float, folder: str | Path) -> ModelSpec:
 
 def checkpoint_folder(spec: ModelSpec) -> Path:
     """Folder holding ``spec``'s checkpoint: a local folder, or its snapshot in the hub cache."""
-    from mubench.weights import hub_source, is_local, local_path, strip_local_prefix
+    from mubench.weights import hub_snapshot, hub_source, is_local, local_path, strip_local_prefix
 
     if is_local(spec.weights):
         return local_path(spec, strip_local_prefix(spec.weights))
     source = hub_source(spec)
     if source is None:
         raise InterpolationError(f"model '{spec.name}': no checkpoint folder for weights '{spec.weights}'")
-    from huggingface_hub import snapshot_download
-
     repo_id, files = source
-    try:
-        return Path(snapshot_download(repo_id=repo_id, revision=spec.revision,
-                                      allow_patterns=None if files is None else [*files, "*.json", "*.txt"]))
-    except Exception as exc:
-        from mubench.weights import STAGE_HINT
-
-        raise InterpolationError(f"model '{spec.name}': checkpoint {repo_id} is not available ({exc}); "
-                                 f"{STAGE_HINT}") from exc
+    return hub_snapshot(spec, repo_id, None if files is None else [*files, "*.json", "*.txt"])
 
 
 def weight_files(folder: Path, fmt: str) -> list[Path]:
@@ -249,7 +241,7 @@ def interpolate(pair: Pair, alpha: float, out: Path) -> dict:
         "formula": "(1 - alpha) * base + alpha * finetuned, per floating-point tensor, in float32",
         "format": fmt, "tensors": check["tensors"], "parameters": check["parameters"],
         "parents": {role: {"model": spec.name, "weights": spec.weights, "revision": spec.revision,
-                           "resolved_revision": _snapshot_commit(Path(check["folders"][role])),
+                           "resolved_revision": revision_of_snapshot(Path(check["folders"][role])),
                            "folder": check["folders"][role]}
                     for role, spec in (("base", pair.base), ("finetuned", pair.finetuned))},
         "sha256": hashlib.sha256((partial / OUTPUT_FILE[fmt]).read_bytes()).hexdigest(),
@@ -261,9 +253,3 @@ def interpolate(pair: Pair, alpha: float, out: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
     return manifest
-
-
-def _snapshot_commit(folder: Path) -> str | None:
-    from mubench.weights import revision_of_snapshot
-
-    return revision_of_snapshot(folder)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mubench.merge import is_failed, load_scores, markdown, write_csv
+from mubench.merge import is_failed, load_scores
 from mubench.protocol import PATHOLOGY_SLICE, question_group
+from mubench.tables import markdown, write_csv
 
 COLUMNS = ["interpolation", "alpha", "model", "tasks", "questions", "overall", "coarse", "fine", "pathology",
            "non_pathology", "failed_tasks"]

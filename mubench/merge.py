@@ -7,9 +7,7 @@ counts in score.json are all that pooling needs, so merging never rereads predic
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 from mubench.errors import DataError
 from mubench.metrics import bootstrap_ci
 from mubench.protocol import COARSE_QUESTION_TYPES, QUESTION_TYPES, question_group
+from mubench.tables import markdown, pct, write_csv
 
 
 @dataclass
@@ -35,10 +34,6 @@ def load_scores(paths: list[str | Path]) -> list[dict]:
         except (OSError, json.JSONDecodeError) as exc:
             raise DataError(f"cannot read job result {path}: {exc}") from exc
     return scores
-
-
-def _pct(value: float | None) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}"
 
 
 def table1(scores: list[dict], boot: BootstrapSettings, cognition_tasks=frozenset()) -> list[dict]:
@@ -75,14 +70,14 @@ def table1(scores: list[dict], boot: BootstrapSettings, cognition_tasks=frozense
         for group in ("coarse", "fine", *(("cognition",) if cognition_tasks else ())):
             correct, total, parsed, constrained, unparsable = by_group.get(group, (0, 0, 0, 0, 0))
             if model in generative and total:
-                row.update({f"{group}_parsed": _pct(parsed / total), f"{group}_constrained": _pct(constrained / total),
-                            f"{group}_unparsable_rate": _pct(unparsable / total)})
+                row.update({f"{group}_parsed": pct(parsed / total), f"{group}_constrained": pct(constrained / total),
+                            f"{group}_unparsable_rate": pct(unparsable / total)})
             ci = bootstrap_ci(correct, total, n_resamples=boot.n_resamples,
                               confidence_level=boot.confidence_level, seed=boot.seed, engine=boot.engine)
             row.update({f"{group}_questions": total, f"{group}_correct": correct,
-                        f"{group}_accuracy": _pct(ci.accuracy), f"{group}_ci_low": _pct(ci.low),
-                        f"{group}_ci_high": _pct(ci.high), f"{group}_pm": _pct(ci.plus_minus),
-                        group: f"{_pct(ci.accuracy)} ± {_pct(ci.plus_minus)}" if total else "n/a"})
+                        f"{group}_accuracy": pct(ci.accuracy), f"{group}_ci_low": pct(ci.low),
+                        f"{group}_ci_high": pct(ci.high), f"{group}_pm": pct(ci.plus_minus),
+                        group: f"{pct(ci.accuracy)} ± {pct(ci.plus_minus)}" if total else "n/a"})
         rows.append(row)
     return rows
 
@@ -100,26 +95,12 @@ def task_by_question_type(scores: list[dict]) -> list[dict]:
             continue
         row = {"model": score["model_info"]["display_name"], "key": score["model"], "task": score["task"],
                "questions": score["counts"]["questions"], "errors": score["counts"]["errors"],
-               "overall": _pct(score["accuracy"]), "status": "ok", "reason": ""}
+               "overall": pct(score["accuracy"]), "status": "ok", "reason": ""}
         for qtype in QUESTION_TYPES:
             counts = score["per_question_type"].get(qtype)
-            row[qtype] = _pct(counts["accuracy"]) if counts else ""
+            row[qtype] = pct(counts["accuracy"]) if counts else ""
         rows.append(row)
     return rows
-
-
-def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def markdown(rows: list[dict], columns: list[str], headers: list[str] | None = None) -> str:
-    headers = headers or columns
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 TABLE1_CSV = ["model", "key", "type", "status", "tasks", "failed_tasks", "coarse_accuracy", "coarse_pm", "coarse_ci_low",

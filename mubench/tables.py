@@ -26,10 +26,7 @@ class Table:
     def write(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         paths = [folder / f"{self.name}.{ext}" for ext in ("csv", "md", "tex", "html")]
-        with open(paths[0], "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.csv_columns or self.columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(self.raw if self.raw is not None else self.rows)
+        write_csv(paths[0], self.raw if self.raw is not None else self.rows, self.csv_columns or self.columns)
         paths[1].write_text(self.markdown())
         paths[2].write_text(self.latex())
         paths[3].write_text(self.html())
@@ -39,9 +36,7 @@ class Table:
         return ["" if row.get(c) is None else str(row.get(c)) for c in self.columns]
 
     def markdown(self) -> str:
-        lines = [self.caption, "", "| " + " | ".join(self.headers) + " |", "|" + "|".join("---" for _ in self.headers) + "|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in self.cells(row)) + " |" for row in self.rows]
-        return "\n".join(lines) + "\n"
+        return self.caption + "\n\n" + markdown(self.rows, self.columns, self.headers)
 
     def latex(self) -> str:
         spec = "l" * min(2, len(self.columns)) + "r" * max(0, len(self.columns) - 2)
@@ -58,6 +53,21 @@ class Table:
                          for row in self.rows)
         return (f'<table class="mubench" id="{html.escape(self.name)}">\n<caption>{html.escape(self.caption)}'
                 f"</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n")
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown(rows: list[dict], columns: list[str], headers: list[str] | None = None) -> str:
+    headers = headers or columns
+    cell = lambda row, c: "" if row.get(c) is None else str(row.get(c)).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(row, c) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def latex_escape(text: str) -> str:

@@ -36,19 +36,18 @@ def local_path(spec, path: str) -> Path:
     return folder
 
 
-def hub_snapshot(spec, repo_id: str) -> Path:
+def hub_snapshot(spec, repo_id: str, allow_patterns: list[str] | None = None) -> Path:
     """Local folder of ``repo_id`` at the pinned revision (download unless offline)."""
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:
         raise WeightsError(f"model '{spec.name}': huggingface_hub is needed for {repo_id}") from exc
     try:
-        return Path(snapshot_download(repo_id=repo_id, revision=spec.revision))
+        return Path(snapshot_download(repo_id=repo_id, revision=spec.revision, allow_patterns=allow_patterns))
     except Exception as exc:  # hub errors have many types; all mean "not available here"
         raise WeightsError(
             f"model '{spec.name}': weights {repo_id}@{spec.revision or 'main'} are not available "
-            f"({type(exc).__name__}: {exc}). Stage them on a machine with internet first "
-            "(`huggingface-cli download`), or point the catalog entry at a local folder."
+            f"({type(exc).__name__}: {exc}); {STAGE_HINT}, or point the catalog entry at a local folder."
         ) from exc
 
 

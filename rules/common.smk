@@ -94,7 +94,10 @@ def get_interpolation_checks(wildcards):
 
 
 def get_pair(wildcards):
-    return next(pair for pair in PLAN.pairs if pair.name == wildcards.pair)
+    """The interpolation a job belongs to: by its {pair} wildcard, or by the θ(α) {model} it makes."""
+    if hasattr(wildcards, "pair"):
+        return next(pair for pair in PLAN.pairs if pair.name == wildcards.pair)
+    return INTERPOLATED[wildcards.model][0]
 
 
 def get_pair_weights_input(wildcards):

@@ -24,9 +24,8 @@ rule check_interpolation:
 
 rule interpolate:
     input:
-        check=lambda wildcards: f"{RESULTS}/interpolation/{INTERPOLATED[wildcards.model][0].name}/check.json",
-        weights=lambda wildcards: weights_input(INTERPOLATED[wildcards.model][0].base)
-        + weights_input(INTERPOLATED[wildcards.model][0].finetuned),
+        check=lambda wildcards: f"{RESULTS}/interpolation/{get_pair(wildcards).name}/check.json",
+        weights=get_pair_weights_input,
     output:
         directory(f"{INTERPOLATED_DIR}/{{model}}"),
     log:
@@ -37,7 +36,7 @@ rule interpolate:
         mem_mb=get_scaled_model_resource("mem_mb"),
     params:
         catalog=config["catalog"],
-        pair=lambda wildcards: INTERPOLATED[wildcards.model][0],
+        pair=get_pair,
         alpha=lambda wildcards: INTERPOLATED[wildcards.model][1],
         hub_offline=1 if config["offline_evaluation"] else 0,
     shell:
